@@ -1,0 +1,1 @@
+"""Optional extensions built on threadjobs; each subpackage is self-contained and the core never imports them."""

@@ -1,0 +1,270 @@
+"""Streaming reader for eBay CSV exports.
+
+It finds the encoding (UTF-8 with or without BOM, cp1252 fallback), the
+delimiter and the header row (skipping preambles, ``#INFO`` lines, rows of bare
+commas and padding rows of empty fields), then yields the data rows one at a
+time with their line numbers while keeping count of the bytes read, so callers
+can report progress. Trailer lines (``43,record(s) downloaded,``,
+``Seller ID : someone``) are skipped, never yielded. Memory stays flat: the
+file is read line by line, only a bounded sample is read up front.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import BinaryIO
+
+from ._errors import EncodingError, UnreadableCsv, UnrecognisedHeader
+from ._types import ColumnMap, CsvType, detect_header, expected_columns
+
+__all__ = ["CsvReader", "DataRow"]
+
+#: Bytes read up front to choose the encoding and the delimiter. Preambles are
+#: a dozen short lines at most, so the header is well inside.
+SAMPLE_BYTES = 256 * 1024
+#: Rows looked at before giving up on finding a header.
+MAX_HEADER_SEARCH_ROWS = 200
+_DELIMITERS = (",", ";", "\t")
+_TRAILER_COUNT = re.compile(r"\s*\d+\s*(record\(s\) downloaded.*)?\Z", re.IGNORECASE)
+_TRAILER_TEXT = re.compile(r"\s*record\(s\) downloaded", re.IGNORECASE)
+_SELLER_ID = re.compile(r"\s*seller id\s*:", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class DataRow:
+    """One data row of the file.
+
+    Attributes:
+        line: The 1-based physical line where the row starts.
+        cells: The row's cells, as text.
+    """
+
+    line: int
+    cells: list[str]
+
+
+class CsvReader:
+    """Open an eBay CSV export and iterate over its data rows.
+
+    Use as a context manager::
+
+        with CsvReader(path) as reader:
+            print(reader.columns.csv_type, reader.encoding)
+            for row in reader:
+                ...
+
+    Attributes:
+        path: The file.
+        size: Its size in bytes.
+        encoding: ``"utf-8"``, ``"utf-8-sig"`` or ``"cp1252"``.
+        delimiter: The field delimiter found.
+        columns: The recognised header.
+        bytes_read: How far the reader has got, for progress.
+        skipped_lines: Rows that were neither header nor data (preamble,
+            padding, trailer).
+        warnings: Things worth telling the user that are not row errors.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], csv_type: CsvType | None = None) -> None:
+        """Open the file and find its encoding, delimiter and header.
+
+        Args:
+            path: The CSV file.
+            csv_type: Read the file as this type instead of detecting it.
+
+        Raises:
+            FileNotFoundError: The file does not exist.
+            EncodingError: The bytes are UTF-16, binary or in no supported encoding.
+            UnrecognisedHeader: No header of a supported type in the first rows.
+        """
+        self.path = os.fspath(path)
+        self.warnings: list[str] = []
+        self.skipped_lines = 0
+        self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            self.size = os.fstat(self._file.fileno()).st_size
+            sample = self._file.read(SAMPLE_BYTES)
+            self.encoding, self._start = _sniff_encoding(sample, len(sample) < SAMPLE_BYTES)
+            # Old Mac-style files end lines with a lone CR.
+            self._newline = b"\r" if b"\r" in sample and b"\n" not in sample else b"\n"
+            self.delimiter, self.columns, self._header_index = _find_header(
+                sample, self.encoding, self._start, self._newline, csv_type
+            )
+        except BaseException:
+            self._file.close()
+            raise
+        self.bytes_read = self._start
+        self._fallback_lines = 0
+
+    def __enter__(self) -> CsvReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __iter__(self) -> Iterator[DataRow]:
+        """Yield the data rows after the header, skipping blank and trailer rows.
+
+        Raises:
+            UnreadableCsv: The CSV structure is broken beyond repair (e.g. an
+                unterminated quote swallowing the rest of the file).
+        """
+        self._file.seek(self._start)
+        self.bytes_read = self._start
+        reader = csv.reader(self._lines(), delimiter=self.delimiter)
+        previous_end = 0
+        try:
+            for index, cells in enumerate(reader):
+                line = previous_end + 1
+                previous_end = reader.line_num
+                if index <= self._header_index:
+                    self.skipped_lines += index < self._header_index
+                    continue
+                if _is_blank(cells) or _is_info(cells) or _is_trailer(cells):
+                    self.skipped_lines += 1
+                    continue
+                yield DataRow(line, cells)
+        except csv.Error as exc:
+            raise UnreadableCsv(
+                f"line {reader.line_num}: the CSV structure is broken ({exc}); a quote is "
+                "probably not closed. Download the report from eBay again"
+            ) from exc
+        if self._fallback_lines:
+            self.warnings.append(
+                f"{self._fallback_lines} line(s) were not valid UTF-8 and were read as cp1252"
+            )
+
+    def _lines(self) -> Iterator[str]:
+        encoding = "utf-8" if self.encoding == "utf-8-sig" else self.encoding
+        for raw in self._file if self._newline == b"\n" else _split_cr(self._file):
+            self.bytes_read += len(raw)
+            try:
+                yield raw.decode(encoding)
+            except UnicodeDecodeError:
+                # A UTF-8 file with a stray cp1252 line: someone pasted text
+                # from a Windows program. Keep the line rather than lose the row.
+                self._fallback_lines += 1
+                yield _decode_cp1252(raw, self.bytes_read)
+
+
+def _split_cr(file: BinaryIO) -> Iterator[bytes]:
+    pending = b""
+    while chunk := file.read(65536):
+        *complete, pending = (pending + chunk).split(b"\r")
+        for line in complete:
+            yield line + b"\r"
+    if pending:
+        yield pending
+
+
+def _split_lines(text: str, newline: str) -> list[str]:
+    """Split like the streaming pass does: on ``newline`` only, keeping it."""
+    parts = text.split(newline)
+    lines = [part + newline for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def _decode_cp1252(raw: bytes, offset: int) -> str:
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise EncodingError(
+            f"bytes near offset {offset} are neither UTF-8 nor cp1252 ({exc.reason}); "
+            "save the file as 'CSV UTF-8' and upload it again"
+        ) from exc
+
+
+def _sniff_encoding(sample: bytes, complete: bool) -> tuple[str, int]:
+    """Return (encoding, offset of the first byte after any BOM)."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", len(codecs.BOM_UTF8)
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in sample[:4096]:
+        hint = "an Excel workbook" if sample.startswith(b"PK\x03\x04") else "UTF-16 text"
+        raise EncodingError(
+            f"the file looks like {hint}, not a CSV file in UTF-8 or cp1252; "
+            "open it and save it as 'CSV UTF-8 (Comma delimited)'"
+        )
+    if sample.startswith(b"PK\x03\x04"):
+        raise EncodingError("the file is an Excel workbook; save it as 'CSV UTF-8 (Comma delimited)'")
+    try:
+        # final=False: the sample may end in the middle of a multi-byte character.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
+    except UnicodeDecodeError:
+        _decode_cp1252(sample, 0)  # raises when not cp1252 either
+        return "cp1252", 0
+    return "utf-8", 0
+
+
+def _find_header(
+    sample: bytes, encoding: str, start: int, newline: bytes, csv_type: CsvType | None
+) -> tuple[str, ColumnMap, int]:
+    text = sample[start:].decode(encoding, errors="replace")
+    lines = _split_lines(text, newline.decode())
+    if len(sample) >= SAMPLE_BYTES and len(lines) > 1:
+        lines.pop()  # the last line of a truncated sample is incomplete
+    first_row: list[str] | None = None
+    for delimiter in _declared_delimiter(lines) or _DELIMITERS:
+        try:
+            for number, cells in enumerate(csv.reader(lines, delimiter=delimiter)):
+                if number >= MAX_HEADER_SEARCH_ROWS:
+                    break
+                if first_row is None and not _is_blank(cells):
+                    first_row = cells
+                columns = detect_header(cells, csv_type)
+                if columns is not None:
+                    return delimiter, columns, number
+        except csv.Error:
+            continue
+    expected = expected_columns(csv_type)
+    wanted = "; ".join(f"{name}: {', '.join(cols)}" for name, cols in expected.items())
+    seen = ", ".join(first_row[:8]) if first_row else "nothing (the file is empty)"
+    raise UnrecognisedHeader(
+        f"no header row found in the first {MAX_HEADER_SEARCH_ROWS} rows. Expected a row with "
+        f"these columns ({wanted}); the first non-empty row was: {seen}. Upload an eBay "
+        "export of a supported type, or pass csv_type if the type is known",
+        expected=expected,
+        found=first_row,
+    )
+
+
+def _declared_delimiter(lines: list[str]) -> tuple[str, ...]:
+    # Excel writes "sep=;" as the first line when asked to.
+    first = lines[0].strip() if lines else ""
+    if first.lower().startswith("sep=") and len(first) == 5:
+        return (first[4],)
+    return ()
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return not any(c.strip() for c in cells)
+
+
+def _is_info(cells: list[str]) -> bool:
+    first = cells[0].lstrip() if cells else ""
+    return first.startswith("#INFO") or first == "Info"
+
+
+def _is_trailer(cells: list[str]) -> bool:
+    first = cells[0]
+    if _SELLER_ID.match(first):
+        return True
+    if _TRAILER_COUNT.match(first) is None:
+        return False
+    return bool(_TRAILER_TEXT.search(first)) or (len(cells) > 1 and bool(_TRAILER_TEXT.match(cells[1])))

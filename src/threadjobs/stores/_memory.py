@@ -1,0 +1,391 @@
+"""The in-memory store: the default, and the store to use in tests.
+
+One lock guards every structure, so each method is atomic, exactly as the store
+contract asks. Indexes are kept as the jobs change (heaps for the queue, sorted id
+lists for listings, counters for stats), so no operation scans every job.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+
+from .._models import AttemptError, JobStatus, Progress
+from .._store import (
+    CancelOutcome,
+    Finish,
+    JobRecord,
+    LeaseState,
+    NewJob,
+    Retention,
+    check_transition,
+)
+
+__all__ = ["MemoryJobStore"]
+
+_WAITING = (JobStatus.QUEUED, JobStatus.RETRYING)
+_ALL = object()  # index key for "every account"
+_NO_ACCOUNT = object()  # index key of jobs submitted without an account
+_HOUR = 3600.0
+
+
+class MemoryJobStore:
+    """A thread-safe, process-local job store.
+
+    Jobs live as long as the process. Several JobManagers in one process may share
+    one instance (handy for tests of multi-worker behaviour).
+
+    Args:
+        retention: how long terminal jobs are kept (24 h completed, 7 days failed and
+            cancelled by default).
+        clock: the time source, epoch seconds; tests may inject a fake clock.
+    """
+
+    def __init__(self, retention: Retention | None = None, clock: object = None) -> None:
+        self.retention = retention or Retention()
+        self._clock = clock if callable(clock) else time.time
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._jobs: dict[str, JobRecord] = {}
+        self._ready: list[tuple[int, float, int, str]] = []  # (-priority, due, seq, id)
+        self._scheduled: list[tuple[float, int, str]] = []  # (due, seq, id)
+        self._queue_seq: dict[str, int] = {}  # id -> seq of its live heap entry
+        self._seq = 0
+        self._running: dict[str, JobRecord] = {}
+        self._dedup: dict[str, str] = {}
+        self._expiry: list[tuple[float, str]] = []
+        self._ids: dict[object, list[str]] = {}  # (account | _ALL, status | None) -> sorted ids
+        self._counts: Counter[tuple[object, JobStatus]] = Counter()
+        self._recent: dict[int, Counter[tuple[object, str, JobStatus]]] = {}
+        self._closed = False
+
+    # -- clock -----------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The store's clock (``time.time`` unless a clock was injected)."""
+        return float(self._clock())  # type: ignore[operator]
+
+    # -- creating ---------------------------------------------------------------------
+
+    def create(self, job: NewJob) -> tuple[str, bool]:
+        """Store ``job`` as queued, or return the id of the unfinished job holding its dedup key."""
+        return self.create_many([job])[0]
+
+    def create_many(self, jobs: Sequence[NewJob]) -> list[tuple[str, bool]]:
+        """Create several jobs under one lock acquisition."""
+        out: list[tuple[str, bool]] = []
+        with self._lock:
+            now = self.now()
+            for job in jobs:
+                if job.dedup_key is not None and job.dedup_key in self._dedup:
+                    out.append((self._dedup[job.dedup_key], False))
+                    continue
+                rec = JobRecord(
+                    id=job.id,
+                    job_type=job.job_type,
+                    account_id=job.account_id,
+                    params=job.params,
+                    priority=job.priority,
+                    max_retries=job.max_retries,
+                    timeout=job.timeout,
+                    status=JobStatus.QUEUED,
+                    created_at=now,
+                    due_at=now + job.delay,
+                    dedup_key=job.dedup_key,
+                )
+                self._jobs[rec.id] = rec
+                if rec.dedup_key is not None:
+                    self._dedup[rec.dedup_key] = rec.id
+                self._index_add(rec, rec.status)
+                self._count(rec, None, rec.status, now)
+                self._enqueue(rec, now)
+                out.append((rec.id, True))
+            self._work.notify_all()
+        return out
+
+    # -- reading ------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> JobRecord | None:
+        """A copy of the job, or None."""
+        with self._lock:
+            rec = self._jobs.get(job_id)
+            return rec.copy() if rec is not None else None
+
+    def list_jobs(
+        self,
+        account_id: int | str | None,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[JobRecord], str | None]:
+        """Newest first; ``cursor`` is the last id of the previous page."""
+        with self._lock:
+            ids = self._ids.get((self._acct(account_id), status), [])
+            end = bisect.bisect_left(ids, cursor) if cursor is not None else len(ids)
+            start = max(0, end - limit)
+            page = [self._jobs[i].copy() for i in reversed(ids[start:end])]
+            next_cursor = page[-1].id if start > 0 and page else None
+            return page, next_cursor
+
+    def counts(self, account_id: int | str | None = None) -> dict[JobStatus, int]:
+        """Current number of jobs per status."""
+        key = self._acct(account_id)
+        with self._lock:
+            return {s: self._counts[(key, s)] for s in JobStatus}
+
+    def recent_counts(
+        self, account_id: int | str | None = None, hours: int = 24
+    ) -> dict[str, dict[JobStatus, int]]:
+        """Per job type, entries into each status during the last ``hours`` hours."""
+        key = self._acct(account_id)
+        out: dict[str, dict[JobStatus, int]] = {}
+        with self._lock:
+            first = int(self.now() // _HOUR) - hours + 1
+            for hour, counter in self._recent.items():
+                if hour < first:
+                    continue
+                for (acct, job_type, status), n in counter.items():
+                    if acct == key:
+                        per_type = out.setdefault(job_type, {})
+                        per_type[status] = per_type.get(status, 0) + n
+        return out
+
+    # -- running ----------------------------------------------------------------------
+
+    def claim(self, worker_id: str, limit: int, lease: float) -> list[JobRecord]:
+        """Take up to ``limit`` due jobs, highest priority first, FIFO within a priority."""
+        claimed: list[JobRecord] = []
+        with self._lock:
+            now = self.now()
+            self._promote(now)
+            while self._ready and len(claimed) < limit:
+                _, _, seq, job_id = heapq.heappop(self._ready)
+                if self._queue_seq.get(job_id) != seq:
+                    continue  # stale entry: the job was cancelled or re-queued since
+                del self._queue_seq[job_id]
+                rec = self._jobs[job_id]
+                self._move(rec, JobStatus.RUNNING, now)
+                rec.attempts += 1
+                rec.worker_id = worker_id
+                rec.lease_until = now + lease
+                rec.started_at = now
+                rec.cancel_requested = False
+                self._running[job_id] = rec
+                claimed.append(rec.copy())
+        return claimed
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Sleep until a job is created or requeued, or the next delayed job is due."""
+        with self._lock:
+            if self._ready or self._closed:
+                return
+            if self._scheduled:
+                timeout = min(timeout, max(0.0, self._scheduled[0][0] - self.now()))
+            self._work.wait(timeout)
+
+    def heartbeat(
+        self, worker_id: str, leases: Mapping[str, int], lease: float
+    ) -> dict[str, LeaseState]:
+        """Extend the leases still held by ``worker_id``."""
+        out: dict[str, LeaseState] = {}
+        with self._lock:
+            until = self.now() + lease
+            for job_id, attempt in leases.items():
+                rec = self._held(job_id, attempt, worker_id)
+                if rec is None:
+                    out[job_id] = LeaseState.LOST
+                    continue
+                rec.lease_until = until
+                out[job_id] = LeaseState.CANCEL_REQUESTED if rec.cancel_requested else LeaseState.HELD
+        return out
+
+    def save_progress(self, job_id: str, attempt: int, progress: Progress) -> LeaseState:
+        """Record progress if ``attempt`` still holds the job."""
+        with self._lock:
+            rec = self._held(job_id, attempt)
+            if rec is None:
+                return LeaseState.LOST
+            rec.progress = progress
+            return LeaseState.CANCEL_REQUESTED if rec.cancel_requested else LeaseState.HELD
+
+    def finish(self, job_id: str, attempt: int, finish: Finish) -> JobRecord | None:
+        """Record the end of run ``attempt``; None if that run no longer holds the job."""
+        with self._lock:
+            rec = self._held(job_id, attempt)
+            if rec is None:
+                return None
+            now = self.now()
+            if finish.error is not None:
+                rec.errors.append(finish.error)
+            if finish.status is JobStatus.COMPLETED:
+                rec.result = finish.result
+            self._end_run(rec, finish.status, now, delay=finish.retry_in)
+            return rec.copy()
+
+    def cancel(self, job_id: str) -> tuple[CancelOutcome, JobRecord | None]:
+        """Cancel a waiting job now; flag a running one; leave a terminal one alone."""
+        with self._lock:
+            rec = self._jobs.get(job_id)
+            if rec is None:
+                return CancelOutcome.NOT_FOUND, None
+            if rec.status.is_terminal:
+                return CancelOutcome.ALREADY_FINISHED, rec.copy()
+            if rec.status is JobStatus.RUNNING:
+                rec.cancel_requested = True
+                return CancelOutcome.REQUESTED, rec.copy()
+            self._queue_seq.pop(job_id, None)  # its heap entry becomes stale
+            self._move(rec, JobStatus.CANCELLED, self.now())
+            return CancelOutcome.CANCELLED, rec.copy()
+
+    def recover(self, max_recoveries: int) -> list[JobRecord]:
+        """Requeue (or fail, or cancel) running jobs whose lease has expired."""
+        changed: list[JobRecord] = []
+        with self._lock:
+            now = self.now()
+            expired = [r for r in self._running.values() if (r.lease_until or 0.0) <= now]
+            for rec in expired:
+                if rec.cancel_requested:
+                    self._end_run(rec, JobStatus.CANCELLED, now)
+                elif rec.recoveries >= max_recoveries:
+                    rec.errors.append(_lost_worker_error(rec, now, max_recoveries))
+                    self._end_run(rec, JobStatus.FAILED, now)
+                else:
+                    rec.recoveries += 1
+                    self._end_run(rec, JobStatus.QUEUED, now)
+                changed.append(rec.copy())
+        return changed
+
+    def purge(self, limit: int = 1000) -> int:
+        """Drop terminal jobs whose retention has passed, oldest expiry first."""
+        removed = 0
+        with self._lock:
+            now = self.now()
+            while self._expiry and self._expiry[0][0] <= now and removed < limit:
+                _, job_id = heapq.heappop(self._expiry)
+                rec = self._jobs.pop(job_id, None)
+                if rec is None:
+                    continue
+                self._index_remove(rec, rec.status)
+                self._counts[(_ALL, rec.status)] -= 1
+                self._counts[(self._own_acct(rec), rec.status)] -= 1
+                removed += 1
+            # hourly stats older than a day are never read again
+            oldest = int(now // _HOUR) - 48
+            for hour in [h for h in self._recent if h < oldest]:
+                del self._recent[hour]
+        return removed
+
+    def close(self) -> None:
+        """Wake any waiter; the data stays readable (there is nothing to release)."""
+        with self._lock:
+            self._closed = True
+            self._work.notify_all()
+
+    # -- internals (caller holds the lock) ---------------------------------------------
+
+    def _held(self, job_id: str, attempt: int, worker_id: str | None = None) -> JobRecord | None:
+        rec = self._running.get(job_id)
+        if rec is None or rec.attempts != attempt:
+            return None
+        if worker_id is not None and rec.worker_id != worker_id:
+            return None
+        return rec
+
+    def _end_run(self, rec: JobRecord, status: JobStatus, now: float, delay: float = 0.0) -> None:
+        del self._running[rec.id]
+        rec.worker_id = None
+        rec.lease_until = None
+        self._move(rec, status, now)
+        if status in _WAITING:
+            rec.due_at = now + delay
+            self._enqueue(rec, now)
+            self._work.notify_all()
+
+    def _move(self, rec: JobRecord, status: JobStatus, now: float) -> None:
+        old = rec.status
+        if not check_transition(old, status):
+            raise AssertionError(f"illegal transition {old.value} -> {status.value}")
+        self._index_remove(rec, old)
+        rec.status = status
+        self._index_add(rec, status)
+        self._count(rec, old, status, now)
+        if status.is_terminal:
+            rec.finished_at = now
+            rec.cancel_requested = False
+            if rec.dedup_key is not None and self._dedup.get(rec.dedup_key) == rec.id:
+                del self._dedup[rec.dedup_key]
+            heapq.heappush(self._expiry, (now + self.retention.for_status(status), rec.id))
+
+    def _enqueue(self, rec: JobRecord, now: float) -> None:
+        self._seq += 1
+        self._queue_seq[rec.id] = self._seq
+        if rec.due_at <= now:
+            heapq.heappush(self._ready, (-rec.priority, rec.due_at, self._seq, rec.id))
+        else:
+            heapq.heappush(self._scheduled, (rec.due_at, self._seq, rec.id))
+
+    def _promote(self, now: float) -> None:
+        while self._scheduled and self._scheduled[0][0] <= now:
+            due, seq, job_id = heapq.heappop(self._scheduled)
+            if self._queue_seq.get(job_id) == seq:
+                rec = self._jobs[job_id]
+                heapq.heappush(self._ready, (-rec.priority, due, seq, job_id))
+
+    def _count(self, rec: JobRecord, old: JobStatus | None, new: JobStatus, now: float) -> None:
+        acct = self._own_acct(rec)
+        if old is not None:
+            self._counts[(_ALL, old)] -= 1
+            self._counts[(acct, old)] -= 1
+        self._counts[(_ALL, new)] += 1
+        self._counts[(acct, new)] += 1
+        bucket = self._recent.setdefault(int(now // _HOUR), Counter())
+        bucket[(_ALL, rec.job_type, new)] += 1
+        bucket[(acct, rec.job_type, new)] += 1
+
+    def _index_add(self, rec: JobRecord, status: JobStatus) -> None:
+        for key in self._index_keys(rec, status):
+            ids = self._ids.setdefault(key, [])
+            if not ids or ids[-1] < rec.id:
+                ids.append(rec.id)  # the common case: ids are time-ordered
+            else:
+                bisect.insort(ids, rec.id)
+
+    def _index_remove(self, rec: JobRecord, status: JobStatus) -> None:
+        for key in self._index_keys(rec, status):
+            ids = self._ids.get(key)
+            if ids is None:
+                continue
+            i = bisect.bisect_left(ids, rec.id)
+            if i < len(ids) and ids[i] == rec.id:
+                del ids[i]
+
+    def _index_keys(self, rec: JobRecord, status: JobStatus) -> tuple[object, ...]:
+        acct = self._own_acct(rec)
+        return ((_ALL, None), (_ALL, status), (acct, None), (acct, status))
+
+    @staticmethod
+    def _own_acct(rec: JobRecord) -> object:
+        """The index key of the job's own account (never _ALL)."""
+        return _NO_ACCOUNT if rec.account_id is None else (type(rec.account_id).__name__, rec.account_id)
+
+    @staticmethod
+    def _acct(account_id: int | str | None) -> object:
+        # ints and strs are kept apart ("7" is not 7), and None means every account
+        return _ALL if account_id is None else (type(account_id).__name__, account_id)
+
+
+def _lost_worker_error(rec: JobRecord, now: float, max_recoveries: int) -> AttemptError:
+    return AttemptError(
+        attempt=rec.attempts,
+        type="threadjobs.LostWorker",
+        message=(
+            f"the worker running this job stopped renewing its lease {max_recoveries + 1} times "
+            "(process killed or hung); giving up so a job that crashes its worker cannot loop"
+        ),
+        at=datetime.fromtimestamp(now, tz=timezone.utc),
+    )

@@ -1,0 +1,550 @@
+"""The Redis store: one shared, crash-safe queue for many processes and machines.
+
+Every method that changes a job is one Lua script, so claiming, fencing, recovery,
+cancellation and retention are atomic in Redis, whichever process runs them. Times are
+Redis server time (``TIME`` inside the scripts); no client clock is ever written.
+Everything stored is JSON or plain text: nothing read back is unpickled or imported.
+
+Not for: queues spanning several Redis Cluster slots (one queue = one hash tag = one
+slot; use several queues to spread load). See ``docs/redis.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import pydantic
+
+from .._errors import CorruptJobData, MissingDependency, StoreError, StoreUnavailable
+from .._models import AttemptError, JobStatus, Progress
+from .._store import CancelOutcome, Finish, JobRecord, LeaseState, NewJob, Retention
+from . import _redis_scripts as scripts
+from ._redis_keys import ALL_ACCOUNTS, QueueKeys, decode_account, encode_account
+
+try:
+    import redis
+    import redis.exceptions as redis_errors
+    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.retry import Retry
+except ImportError:  # pragma: no cover - exercised only without the extra
+    redis = None  # type: ignore[assignment]
+
+__all__ = ["RedisJobStore"]
+
+T = TypeVar("T")
+
+_INSTALL_HINT = "RedisJobStore needs redis-py: pip install 'threadjobs[redis]'"
+_CREATE_CHUNK = 200  # jobs per create script call: keeps each call well under a millisecond
+_RECOVER_BATCH = 200
+_GRACE_MS = 3_600_000  # the TTL safety net outlives retention by an hour, for a late purge()
+_LEASE_NAMES = {"0": LeaseState.LOST, "1": LeaseState.HELD, "2": LeaseState.CANCEL_REQUESTED}
+_ERRORS = pydantic.TypeAdapter(list[AttemptError])
+_UNAVAILABLE_REPLIES = ("READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN")
+
+
+class RedisJobStore:
+    """A job store in Redis, shared by every JobManager that points at the same queue.
+
+    Build it with :meth:`from_url`, or pass a ready ``redis.Redis`` (or
+    ``redis.cluster.RedisCluster``) client. All keys of one queue share the hash tag
+    ``{queue}``, so a queue works on Redis Cluster too.
+
+    Args:
+        client: a redis-py client. Its errors never reach you: connection problems
+            raise :class:`~threadjobs.StoreUnavailable`, anything else
+            :class:`~threadjobs.StoreError`.
+        queue: the queue name (default ``"default"``); managers on the same queue share work.
+        prefix: the first part of every key (default ``"threadjobs"``).
+        retention: how long terminal jobs are kept.
+        wake_cap: the most wake-up tokens kept for blocked workers (about the number of
+            worker processes you run; extra tokens only cause a spare empty claim).
+        promote_limit: the most delayed jobs one claim moves to the ready queue.
+
+    Raises:
+        MissingDependency: redis-py is not installed.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        queue: str = "default",
+        prefix: str = "threadjobs",
+        retention: Retention | None = None,
+        wake_cap: int = 64,
+        promote_limit: int = 500,
+    ) -> None:
+        if redis is None:  # pragma: no cover
+            raise MissingDependency(_INSTALL_HINT)
+        self.retention = retention or Retention()
+        self.keys = QueueKeys(prefix, queue)
+        self._client = client
+        self._fixed = self.keys.fixed
+        self._wake_cap = wake_cap
+        self._promote_limit = promote_limit
+        self._scripts = {
+            name: client.register_script(getattr(scripts, name))
+            for name in (
+                "CREATE", "CLAIM", "HEARTBEAT", "PROGRESS", "FINISH", "CANCEL",
+                "RECOVER", "PURGE", "RECENT", "TIME",
+            )
+        }  # fmt: skip
+        self._clock_lock = threading.Lock()
+        self._offset: float | None = None  # server epoch seconds minus time.monotonic()
+        self._synced_at = 0.0
+        self._next_due: float | None = None  # monotonic time the next delayed job is due
+        self._closed = False
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        queue: str = "default",
+        prefix: str = "threadjobs",
+        retention: Retention | None = None,
+        cluster: bool = False,
+        **redis_options: Any,
+    ) -> RedisJobStore:
+        """Connect by URL: ``redis://[user:password@]host:port/db`` or ``rediss://`` for TLS.
+
+        Args:
+            url: a redis-py URL; ``unix://`` sockets work too. Query options such as
+                ``?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem`` pass through.
+            queue: the queue name.
+            prefix: the key prefix.
+            retention: how long terminal jobs are kept.
+            cluster: connect with ``redis.cluster.RedisCluster`` (the URL names any node).
+            **redis_options: passed to redis-py (``socket_timeout``, ``ssl_*``...); they
+                override threadjobs' defaults (5 s timeouts, two quick retries).
+
+        Raises:
+            MissingDependency: redis-py is not installed.
+        """
+        if redis is None:  # pragma: no cover
+            raise MissingDependency(_INSTALL_HINT)
+        options: dict[str, Any] = {
+            "socket_connect_timeout": 5.0,
+            "socket_timeout": 5.0,
+            "health_check_interval": 30,
+            # fail fast so a submit while Redis is down raises promptly; workers back off
+            "retry": Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2),
+        }
+        options.update(redis_options)
+        if cluster:
+            from redis.cluster import RedisCluster
+
+            client = RedisCluster.from_url(url, **options)
+        else:
+            client = redis.Redis.from_url(url, **options)
+        return cls(client, queue=queue, prefix=prefix, retention=retention)
+
+    # -- clock -----------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Redis server time, epoch seconds.
+
+        Kept as an offset from this machine's monotonic clock, refreshed by every claim
+        and at least every 10 s, so asking is free. The offset is taken from when a
+        request was *sent*, so the estimate is never behind the server (by at most one
+        round trip ahead of it).
+        """
+        if self._offset is None or time.monotonic() - self._synced_at > 10.0:
+            sent = time.monotonic()
+            sec, usec = self._script("reading the time", "TIME", [self._fixed[0]], [])
+            self._sync(int(sec) + int(usec) / 1e6, sent)
+        assert self._offset is not None
+        return time.monotonic() + self._offset
+
+    def _sync(self, server_now: float, sent: float) -> None:
+        with self._clock_lock:
+            self._offset = server_now - sent
+            self._synced_at = sent
+
+    # -- creating ---------------------------------------------------------------------
+
+    def create(self, job: NewJob) -> tuple[str, bool]:
+        """Store ``job`` as queued, or return the id of the unfinished job holding its dedup key."""
+        return self.create_many([job])[0]
+
+    def create_many(self, jobs: Sequence[NewJob]) -> list[tuple[str, bool]]:
+        """Create jobs in one round trip (a pipeline of scripts of up to 200 jobs each)."""
+        if not jobs:
+            return []
+        calls = []
+        for start in range(0, len(jobs), _CREATE_CHUNK):
+            chunk = jobs[start : start + _CREATE_CHUNK]
+            keys = self._fixed + [self.keys.job(job.id) for job in chunk]
+            args = self._common_args()
+            for job in chunk:
+                args += _job_args(job)
+            calls.append((keys, args))
+        if len(calls) == 1:
+            replies = [self._script("creating jobs", "CREATE", *calls[0])]
+        else:
+
+            def pipelined() -> list[Any]:
+                pipe = self._client.pipeline(transaction=False)
+                for keys, args in calls:
+                    self._scripts["CREATE"](keys, args, client=pipe)
+                return list(pipe.execute())
+
+            replies = self._call("creating jobs", pipelined)
+        out: list[tuple[str, bool]] = []
+        for reply in replies:
+            for i in range(0, len(reply), 2):
+                out.append((_text(reply[i]), _text(reply[i + 1]) == "1"))
+        return out
+
+    # -- reading ------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> JobRecord | None:
+        """The job, or None if it does not exist or was purged.
+
+        Raises:
+            CorruptJobData: the stored hash cannot be read back as a job.
+        """
+        flat = self._call("reading a job", lambda: self._client.hgetall(self.keys.job(job_id)))
+        if not flat:
+            return None
+        return _record(_pairs(flat), job_id)
+
+    def list_jobs(
+        self,
+        account_id: int | str | None,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[JobRecord], str | None]:
+        """Newest first; ``cursor`` is the last id of the previous page. Costs O(page)."""
+        if limit <= 0:
+            return [], None
+        acct = encode_account(account_id)
+        if acct:
+            key = self.keys.index(status, per_account=True)
+            high = f"({acct}|{cursor}" if cursor is not None else f"({acct}}}"
+            low = f"[{acct}|"
+        else:
+            key = self.keys.index(status, per_account=False)
+            high = f"({cursor}" if cursor is not None else "+"
+            low = "-"
+
+        def read() -> list[Any]:
+            members = self._client.zrevrangebylex(key, high, low, start=0, num=limit + 1)
+            ids = [_text(m).rsplit("|", 1)[-1] for m in members]
+            pipe = self._client.pipeline(transaction=False)
+            for job_id in ids[:limit]:
+                pipe.hgetall(self.keys.job(job_id))
+            return [ids, pipe.execute()]
+
+        ids, hashes = self._call("listing jobs", read)
+        page = [_record(_pairs(flat), job_id) for job_id, flat in zip(ids, hashes) if flat]
+        more = len(ids) > limit
+        return page, (ids[limit - 1] if more else None)
+
+    def counts(self, account_id: int | str | None = None) -> dict[JobStatus, int]:
+        """Jobs per status now, from counters kept by the scripts (O(1))."""
+        who = encode_account(account_id) or ALL_ACCOUNTS
+        fields = [f"{status.value}|{who}" for status in JobStatus]
+        values = self._call("reading counts", lambda: self._client.hmget(self.keys.counts, fields))
+        return {status: int(v or 0) for status, v in zip(JobStatus, values)}
+
+    def recent_counts(
+        self, account_id: int | str | None = None, hours: int = 24
+    ) -> dict[str, dict[JobStatus, int]]:
+        """Per job type, entries into each status in the last ``hours`` hour buckets."""
+        who = encode_account(account_id) or ALL_ACCOUNTS
+        fields, values = self._script(
+            "reading recent counts",
+            "RECENT",
+            [self.keys.recent, self.keys.recent_fields],
+            [who, max(1, int(hours))],
+        )
+        out: dict[str, dict[JobStatus, int]] = {}
+        skip = len(who) + 1 + 8 + 1  # "<who>|<hour>|"
+        for field, value in zip(fields, values):
+            status, _, job_type = _text(field)[skip:].partition("|")
+            per_type = out.setdefault(job_type, {})
+            per_type[JobStatus(status)] = per_type.get(JobStatus(status), 0) + int(value)
+        return out
+
+    # -- running ----------------------------------------------------------------------
+
+    def claim(self, worker_id: str, limit: int, lease: float) -> list[JobRecord]:
+        """Promote due delayed jobs, then take up to ``limit`` ready jobs, in one script."""
+        sent = time.monotonic()
+        reply = self._script(
+            "claiming jobs",
+            "CLAIM",
+            self._fixed,
+            [*self._common_args(), worker_id, int(limit), _ms(lease), self._promote_limit],
+        )
+        self._sync(int(_text(reply[0])) / 1000.0, sent)
+        next_due = int(float(_text(reply[1])))
+        self._next_due = None if next_due < 0 else time.monotonic() + next_due / 1000.0
+        return [_record(_pairs(flat)) for flat in reply[2:]]
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Block on the queue's wake-up list until work arrives or ``timeout`` passes.
+
+        ``create`` and every requeue push a token; one token wakes one waiting process.
+        Returns early when the next delayed job (as seen by the last claim) is due. If
+        Redis cannot be reached it sleeps instead, and the next claim reports the error.
+        """
+        if self._closed:
+            return
+        if self._next_due is not None:
+            timeout = min(timeout, max(0.0, self._next_due - time.monotonic()))
+        # the socket must not time out before BLPOP does
+        sock_timeout = _socket_timeout(self._client)
+        if sock_timeout is not None:
+            timeout = min(timeout, max(0.0, sock_timeout - 0.5))
+        if timeout < 0.001:
+            return
+        started = time.monotonic()
+        try:
+            # a pooled connection of its own: other threads' commands are not blocked
+            self._client.blpop([self.keys.wake], timeout=timeout)
+        except Exception as exc:
+            if redis is not None and isinstance(exc, redis_errors.RedisError):
+                remaining = timeout - (time.monotonic() - started)
+                if remaining > 0 and not self._closed:
+                    time.sleep(min(remaining, 1.0))  # Redis is down: back off, not spin
+                return
+            raise
+
+    def heartbeat(
+        self, worker_id: str, leases: Mapping[str, int], lease: float
+    ) -> dict[str, LeaseState]:
+        """Extend the leases still held by ``worker_id``; one script for all of them."""
+        if not leases:
+            return {}
+        ids = list(leases)
+        reply = self._script(
+            "renewing leases",
+            "HEARTBEAT",
+            [self.keys.running, *(self.keys.job(i) for i in ids)],
+            [worker_id, _ms(lease), *(int(leases[i]) for i in ids)],
+        )
+        return {job_id: _LEASE_NAMES[_text(state)] for job_id, state in zip(ids, reply)}
+
+    def save_progress(self, job_id: str, attempt: int, progress: Progress) -> LeaseState:
+        """Record progress if run ``attempt`` still holds the job (fenced)."""
+        reply = self._script(
+            "saving progress",
+            "PROGRESS",
+            [self.keys.job(job_id)],
+            [int(attempt), progress.model_dump_json()],
+        )
+        return _LEASE_NAMES[_text(reply)]
+
+    def finish(self, job_id: str, attempt: int, finish: Finish) -> JobRecord | None:
+        """Record how run ``attempt`` ended; None if that run no longer holds the job.
+
+        A random nonce makes the script idempotent: if redis-py resends it after a lost
+        reply, the second execution answers like the first instead of being rejected.
+        """
+        result = _dumps(finish.result) if finish.status is JobStatus.COMPLETED else ""
+        error = finish.error.model_dump_json() if finish.error is not None else ""
+        reply = self._script(
+            "recording a job's outcome",
+            "FINISH",
+            [*self._fixed, self.keys.job(job_id)],
+            [
+                *self._common_args(),
+                int(attempt),
+                finish.status.value,
+                result,
+                error,
+                _ms(finish.retry_in),
+                secrets.token_hex(8),
+            ],
+        )
+        if _text(reply[0]) != "1":
+            return None
+        return _record(_pairs(reply[1]), job_id)
+
+    def cancel(self, job_id: str) -> tuple[CancelOutcome, JobRecord | None]:
+        """Cancel a waiting job now; flag a running one; leave a terminal one alone."""
+        reply = self._script(
+            "cancelling a job",
+            "CANCEL",
+            [*self._fixed, self.keys.job(job_id)],
+            self._common_args(),
+        )
+        outcome = CancelOutcome(_text(reply[0]))
+        return outcome, (_record(_pairs(reply[1]), job_id) if len(reply) > 1 else None)
+
+    def recover(self, max_recoveries: int) -> list[JobRecord]:
+        """Requeue, fail or cancel running jobs whose lease expired (batches of 200)."""
+        message = json.dumps(
+            f"the worker running this job stopped renewing its lease {max_recoveries + 1} times "
+            "(process killed or hung); giving up so a job that crashes its worker cannot loop"
+        )
+        changed: list[JobRecord] = []
+        while True:
+            reply = self._script(
+                "recovering expired leases",
+                "RECOVER",
+                self._fixed,
+                [*self._common_args(), int(max_recoveries), _RECOVER_BATCH, message],
+            )
+            changed.extend(_record(_pairs(flat)) for flat in reply)
+            if len(reply) < _RECOVER_BATCH:
+                return changed
+
+    def purge(self, limit: int = 1000) -> int:
+        """Delete up to ``limit`` terminal jobs past retention, with their index entries."""
+        removed = self._script(
+            "purging old jobs", "PURGE", self._fixed, [*self._common_args(), int(limit)]
+        )
+        return int(removed)
+
+    def close(self) -> None:
+        """Close the connections. The store is unusable afterwards."""
+        self._closed = True
+        try:
+            self._client.close()
+        except Exception:  # closing a broken connection may raise; nothing to do about it
+            pass
+
+    # -- the boundary to redis-py ---------------------------------------------------------
+
+    def _script(self, action: str, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Run one script; the single place script calls go through (tests spy on it)."""
+        return self._call(action, lambda: self._scripts[name](keys, args))
+
+    def _call(self, action: str, fn: Callable[[], T]) -> T:
+        """Run ``fn``, translating every redis-py error into a threadjobs error."""
+        with _translated(action):
+            return fn()
+
+    def _common_args(self) -> list[Any]:
+        r = self.retention
+        return [
+            self.keys.job_prefix,
+            _ms(r.completed),
+            _ms(r.failed),
+            _ms(r.cancelled),
+            _GRACE_MS,
+            self._wake_cap,
+        ]
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """The one boundary where redis-py exceptions become threadjobs exceptions."""
+    try:
+        yield
+    except Exception as exc:
+        if redis is None:  # pragma: no cover
+            raise
+        if isinstance(exc, (redis_errors.AuthenticationError, redis_errors.AuthorizationError)):
+            raise StoreError(f"Redis refused the credentials while {action}: {exc}") from exc
+        if isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError)):
+            raise StoreUnavailable(f"Redis is unreachable while {action}: {exc}") from exc
+        if isinstance(exc, redis_errors.RedisError) or type(exc).__module__.startswith("redis"):
+            if str(exc).startswith(_UNAVAILABLE_REPLIES):
+                raise StoreUnavailable(f"Redis is unavailable while {action}: {exc}") from exc
+            raise StoreError(f"Redis failed while {action}: {exc}") from exc
+        raise
+
+
+# -- encoding ---------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"a value to store is not JSON-serialisable: {exc}") from exc
+
+
+def _job_args(job: NewJob) -> list[Any]:
+    if "|" in job.id:
+        raise StoreError(f"job ids may not contain '|': {job.id!r}")
+    return [
+        job.id,
+        job.job_type,
+        encode_account(job.account_id),
+        _dumps(job.params),
+        int(job.priority),
+        int(job.max_retries),
+        "" if job.timeout is None else repr(float(job.timeout)),
+        _ms(job.delay),
+        job.dedup_key if job.dedup_key is not None else "",
+    ]
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _pairs(flat: Any) -> dict[str, str]:
+    if isinstance(flat, dict):  # HGETALL through redis-py returns a dict
+        return {_text(k): _text(v) for k, v in flat.items()}
+    it = iter(flat)
+    return {_text(k): _text(v) for k, v in zip(it, it)}
+
+
+def _seconds(value: str | None) -> float | None:
+    return None if value is None else int(value) / 1000.0
+
+
+def _record(d: dict[str, str], job_id: str | None = None) -> JobRecord:
+    """Build a JobRecord from a job hash; anything malformed raises CorruptJobData."""
+    try:
+        progress = d.get("progress")
+        errors = d.get("errors")
+        result = d.get("result")
+        timeout = d.get("timeout", "")
+        return JobRecord(
+            id=d["id"],
+            job_type=d["type"],
+            account_id=decode_account(d["acct"]),
+            params=_json_object(d["params"]),
+            priority=int(d["prio"]),
+            max_retries=int(d["maxr"]),
+            timeout=float(timeout) if timeout else None,
+            status=JobStatus(d["status"]),
+            created_at=int(d["created"]) / 1000.0,
+            due_at=int(d["due"]) / 1000.0,
+            dedup_key=d.get("dedup"),
+            attempts=int(d["att"]),
+            recoveries=int(d["recov"]),
+            worker_id=d.get("worker"),
+            lease_until=_seconds(d.get("lease")),
+            cancel_requested=d.get("cancel") == "1",
+            progress=Progress.model_validate_json(progress) if progress else Progress(),
+            result=json.loads(result) if result is not None else None,
+            errors=_ERRORS.validate_json(errors) if errors else [],
+            started_at=_seconds(d.get("started")),
+            finished_at=_seconds(d.get("finished")),
+        )
+    except (KeyError, ValueError, TypeError, pydantic.ValidationError) as exc:
+        which = job_id or d.get("id", "?")
+        raise CorruptJobData(f"job {which} in Redis is malformed ({exc!r}); it was not used") from exc
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("params are not a JSON object")
+    return value
+
+
+def _socket_timeout(client: Any) -> float | None:
+    pool = getattr(client, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", None) or {}
+    value = kwargs.get("socket_timeout")
+    return float(value) if value is not None else None
