@@ -12,7 +12,6 @@ Quick look::
     job = manager.wait(job_id, timeout=30)
 """
 
-from __future__ import annotations
 
 from ._context import JobContext as JobContext
 from ._errors import ConfigurationError as ConfigurationError

@@ -73,8 +73,11 @@ class RetryPolicy:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
         if retry < 1:
             raise ValueError("retry numbers start at 1")
-        exponent = min(retry - 1, 64)  # 2**64 seconds is already past any cap
-        ceiling = min(self.max_delay, self.base * self.factor**exponent)
+        try:
+            raw = self.base * self.factor ** (retry - 1)
+        except OverflowError:  # late retries of a fast-growing policy: the cap decides
+            raw = float("inf") if self.base > 0 else 0.0
+        ceiling = min(self.max_delay, raw)
         uniform = (rng or random).uniform
         if self.jitter == "full":
             return uniform(0.0, ceiling)

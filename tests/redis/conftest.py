@@ -52,8 +52,20 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.workdir), "--save", "", "--appendonly", "no", *self.extra],
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *self.extra,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -74,6 +86,12 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port with nothing listening."""
+    return free_port()
 
 
 def _require_binary() -> None:
@@ -117,7 +135,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_store(backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., RedisJobStore]]:
+def make_store(
+    backend: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., RedisJobStore]]:
     """Build RedisJobStores on one fresh queue of the chosen backend."""
     queue = f"t{uuid.uuid4().hex[:12]}"
     stores: list[RedisJobStore] = []

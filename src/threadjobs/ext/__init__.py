@@ -1,1 +1,1 @@
-"""Optional extensions built on threadjobs; each subpackage is self-contained and the core never imports them."""
+"""Optional extensions built on threadjobs; the core never imports them."""

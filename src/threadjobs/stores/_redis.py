@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import pydantic
@@ -28,10 +28,11 @@ from . import _redis_scripts as scripts
 from ._redis_keys import ALL_ACCOUNTS, QueueKeys, decode_account, encode_account
 
 try:
-    import redis
     import redis.exceptions as redis_errors
     from redis.backoff import ExponentialWithJitterBackoff
     from redis.retry import Retry
+
+    import redis
 except ImportError:  # pragma: no cover - exercised only without the extra
     redis = None  # type: ignore[assignment]
 
@@ -137,6 +138,7 @@ class RedisJobStore:
             "retry": Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2),
         }
         options.update(redis_options)
+        client: Any
         if cluster:
             from redis.cluster import RedisCluster
 
@@ -244,7 +246,9 @@ class RedisJobStore:
             return [ids, pipe.execute()]
 
         ids, hashes = self._call("listing jobs", read)
-        page = [_record(_pairs(flat), job_id) for job_id, flat in zip(ids, hashes) if flat]
+        page = [
+            _record(_pairs(flat), job_id) for job_id, flat in zip(ids, hashes, strict=False) if flat
+        ]
         more = len(ids) > limit
         return page, (ids[limit - 1] if more else None)
 
@@ -253,7 +257,7 @@ class RedisJobStore:
         who = encode_account(account_id) or ALL_ACCOUNTS
         fields = [f"{status.value}|{who}" for status in JobStatus]
         values = self._call("reading counts", lambda: self._client.hmget(self.keys.counts, fields))
-        return {status: int(v or 0) for status, v in zip(JobStatus, values)}
+        return {status: int(v or 0) for status, v in zip(JobStatus, values, strict=False)}
 
     def recent_counts(
         self, account_id: int | str | None = None, hours: int = 24
@@ -268,7 +272,7 @@ class RedisJobStore:
         )
         out: dict[str, dict[JobStatus, int]] = {}
         skip = len(who) + 1 + 8 + 1  # "<who>|<hour>|"
-        for field, value in zip(fields, values):
+        for field, value in zip(fields, values, strict=False):
             status, _, job_type = _text(field)[skip:].partition("|")
             per_type = out.setdefault(job_type, {})
             per_type[JobStatus(status)] = per_type.get(JobStatus(status), 0) + int(value)
@@ -332,7 +336,8 @@ class RedisJobStore:
             [self.keys.running, *(self.keys.job(i) for i in ids)],
             [worker_id, _ms(lease), *(int(leases[i]) for i in ids)],
         )
-        return {job_id: _LEASE_NAMES[_text(state)] for job_id, state in zip(ids, reply)}
+        states = zip(ids, reply, strict=True)
+        return {job_id: _LEASE_NAMES[_text(state)] for job_id, state in states}
 
     def save_progress(self, job_id: str, attempt: int, progress: Progress) -> LeaseState:
         """Record progress if run ``attempt`` still holds the job (fenced)."""
@@ -409,10 +414,8 @@ class RedisJobStore:
     def close(self) -> None:
         """Close the connections. The store is unusable afterwards."""
         self._closed = True
-        try:
+        with suppress(Exception):  # closing a broken connection may raise; nothing to do
             self._client.close()
-        except Exception:  # closing a broken connection may raise; nothing to do about it
-            pass
 
     # -- the boundary to redis-py ---------------------------------------------------------
 
@@ -494,7 +497,7 @@ def _pairs(flat: Any) -> dict[str, str]:
     if isinstance(flat, dict):  # HGETALL through redis-py returns a dict
         return {_text(k): _text(v) for k, v in flat.items()}
     it = iter(flat)
-    return {_text(k): _text(v) for k, v in zip(it, it)}
+    return {_text(k): _text(v) for k, v in zip(it, it, strict=False)}
 
 
 def _seconds(value: str | None) -> float | None:
@@ -533,7 +536,9 @@ def _record(d: dict[str, str], job_id: str | None = None) -> JobRecord:
         )
     except (KeyError, ValueError, TypeError, pydantic.ValidationError) as exc:
         which = job_id or d.get("id", "?")
-        raise CorruptJobData(f"job {which} in Redis is malformed ({exc!r}); it was not used") from exc
+        raise CorruptJobData(
+            f"job {which} in Redis is malformed ({exc!r}); it was not used"
+        ) from exc
 
 
 def _json_object(text: str) -> dict[str, Any]:

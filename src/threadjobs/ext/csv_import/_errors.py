@@ -21,7 +21,7 @@ Bad *rows* are not exceptions; they are counted in the :class:`ImportReport`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from threadjobs import ThreadJobsError
 
@@ -73,7 +73,7 @@ class UnrecognisedHeader(UnreadableCsv):
         self,
         message: str,
         *,
-        expected: dict[str, Sequence[str]] | None = None,
+        expected: Mapping[str, Sequence[str]] | None = None,
         found: Sequence[str] | None = None,
     ) -> None:
         super().__init__(message)

@@ -10,6 +10,7 @@ re-raised so the job ends ``cancelled`` or ``failed``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -71,7 +72,9 @@ class CsvImportHandler(Handler[CsvImportParams]):
     job_type: ClassVar[str] = "csv_import"
     max_retries: ClassVar[int] = 3
 
-    def __init__(self, sink: RowSink, uploads: UploadStore, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(
+        self, sink: RowSink, uploads: UploadStore, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.sink = sink
@@ -103,19 +106,23 @@ class CsvImportHandler(Handler[CsvImportParams]):
                 f"upload {upload.id}: the file {upload.file_path!r} does not exist; "
                 "upload the file again"
             )
-            self._update(upload.id, status=UploadStatus.FAILED, error_message=str(error), finished_at=_now())
+            self._update(
+                upload.id, status=UploadStatus.FAILED, error_message=str(error), finished_at=_now()
+            )
             raise error
         importer = CsvImport(
-            upload.file_path, self.sink, upload.account_id, csv_type=csv_type, batch_size=self.batch_size
+            upload.file_path,
+            self.sink,
+            upload.account_id,
+            csv_type=csv_type,
+            batch_size=self.batch_size,
         )
         ctx.progress(0.0, "reading header", step="csv_parsing")
 
         def on_batch(done: BatchDone) -> None:
-            ctx.progress(
-                min(done.percent, 99.9),
-                f"{done.rows_read} rows read, {done.report.inserted_rows + done.report.updated_rows} written",
-                step="importing",
-            )
+            written = done.report.inserted_rows + done.report.updated_rows
+            message = f"{done.rows_read} rows read, {written} written"
+            ctx.progress(min(done.percent, 99.9), message, step="importing")
 
         try:
             report = importer.run(on_batch)
@@ -131,7 +138,9 @@ class CsvImportHandler(Handler[CsvImportParams]):
     def _authorised_upload(self, ctx: JobContext, upload_id: int) -> Upload:
         upload = self.uploads.get(upload_id)
         if upload is None:
-            raise UploadNotFound(f"no upload with id {upload_id}; create it with the upload store first")
+            raise UploadNotFound(
+                f"no upload with id {upload_id}; create it with the upload store first"
+            )
         if ctx.account_id is None or str(ctx.account_id) != upload.account_id:
             raise UploadAccessDenied(
                 f"upload {upload_id} belongs to another account than the job's "
@@ -149,10 +158,9 @@ class CsvImportHandler(Handler[CsvImportParams]):
             status, message = UploadStatus.FAILED, "timed out; rows written so far are kept"
         else:
             status, message = UploadStatus.FAILED, f"{type(exc).__name__}: {exc}"
-        try:
+        # Never hide the original error behind a bookkeeping one.
+        with contextlib.suppress(Exception):
             self._record_counts(upload_id, report, status, message)
-        except Exception:  # noqa: S110 - never hide the original error behind a bookkeeping one
-            pass
 
     def _record_counts(
         self, upload_id: int, report: ImportReport | None, status: UploadStatus, error: str | None

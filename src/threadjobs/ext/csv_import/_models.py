@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, PlainValidator, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from ._types import CsvType
+from ._types import CsvType, column_title
 from ._values import (
     InvalidValue,
     Money,
@@ -64,10 +64,12 @@ class RowModel(BaseModel):
     """Base of the row models: frozen, ignores columns it does not know."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
+    #: The CSV type the model reads.
+    csv_type: ClassVar[CsvType]
 
     def _require(self, *fields: str) -> None:
         if all(getattr(self, f) is None for f in fields):
-            names = " or ".join(fields)
+            names = " or ".join(column_title(self.csv_type, f) for f in fields)
             raise PydanticCustomError(
                 "missing_key",
                 "{fields} is empty; rows are stored by it, so a row without it cannot be imported",
@@ -86,6 +88,8 @@ class RowModel(BaseModel):
 
 class OrderRow(RowModel):
     """A row of the Seller Hub Orders report: an order, an order's item, or both."""
+
+    csv_type: ClassVar[CsvType] = CsvType.ORDERS
 
     sales_record_number: Id = None
     order_number: Id = None
@@ -139,6 +143,8 @@ class OrderRow(RowModel):
 class ListingRow(RowModel):
     """A row of the active listings report: a listing or one of its variations."""
 
+    csv_type: ClassVar[CsvType] = CsvType.LISTINGS
+
     item_number: ItemNumber = None
     title: Text = None
     variation_details: Text = None
@@ -164,7 +170,11 @@ class ListingRow(RowModel):
     def _checks(self) -> ListingRow:
         self._require("item_number")
         self._check_currency(
-            self.currency, self.start_price, self.buy_it_now_price, self.reserve_price, self.current_price
+            self.currency,
+            self.start_price,
+            self.buy_it_now_price,
+            self.reserve_price,
+            self.current_price,
         )
         return self
 
@@ -176,6 +186,8 @@ class ListingRow(RowModel):
 
 class ProductRow(RowModel):
     """A row of the revise price & quantity download, keyed by SKU."""
+
+    csv_type: ClassVar[CsvType] = CsvType.PRODUCTS
 
     sku: Text = None
     action: Text = None
@@ -200,6 +212,8 @@ class ProductRow(RowModel):
 class CustomerRow(RowModel):
     """A row of the customers format (designed: the Orders report's buyer columns)."""
 
+    csv_type: ClassVar[CsvType] = CsvType.CUSTOMERS
+
     buyer_username: Text = None
     buyer_name: Text = None
     buyer_email: Text = None
@@ -223,6 +237,8 @@ class CustomerRow(RowModel):
 
 class MessageRow(RowModel):
     """A row of the messages format (designed on eBay's Commerce Message API)."""
+
+    csv_type: ClassVar[CsvType] = CsvType.MESSAGES
 
     message_id: Id = None
     conversation_id: Id = None

@@ -73,6 +73,8 @@ class OrderGrouper:
 
 def build_order(rows: list[tuple[int, OrderRow]]) -> Record:
     """Build one order record from the rows of one order, in file order."""
+    if len(rows) == 1:
+        return _single_row_order(*rows[0])
     models = [row for _, row in rows]
     items = [row for row in models if row.is_item]
     order_level = next((row for row in models if not row.is_item), models[0])
@@ -113,6 +115,34 @@ def build_order(rows: list[tuple[int, OrderRow]]) -> Record:
         len(items),
     )
     return Record((key,), tuple(line for line, _ in rows), ((order,), _item_rows(key, items)))
+
+
+def _single_row_order(line: int, row: OrderRow) -> Record:
+    """The common case, kept fast: one row that is both the order and its item."""
+    key = row.order_key
+    money = (
+        row.sold_for,
+        row.shipping_and_handling,
+        row.seller_collected_tax,
+        row.ebay_collected_tax,
+        row.total_price,
+    )
+    order = (
+        key,
+        row.order_number,
+        row.sales_record_number,
+        *(getattr(row, f) for f in _ORDER_TEXT_FIELDS),
+        *(None if m is None else m.amount for m in money),
+        currency_of(None, *money),
+        row.sale_date,
+        row.paid_on_date,
+        row.shipped_on_date,
+        row.shipping_service,
+        row.tracking_number,
+        1 if row.is_item else 0,
+    )
+    items = _item_rows(key, [row]) if row.is_item else ()
+    return Record((key,), (line,), ((order,), items))
 
 
 def _item_rows(order_key: str, items: list[OrderRow]) -> tuple[tuple[object, ...], ...]:

@@ -51,7 +51,11 @@ class BatchDone:
     @property
     def percent(self) -> float:
         """Progress through the file, 0-100, from bytes read."""
-        return 100.0 if not self.total_bytes else min(100.0, 100.0 * self.bytes_read / self.total_bytes)
+        return (
+            100.0
+            if not self.total_bytes
+            else min(100.0, 100.0 * self.bytes_read / self.total_bytes)
+        )
 
 
 class CsvImport:
@@ -185,7 +189,7 @@ class CsvImport:
                 else:
                     _count(builder, record, outcome)
         else:
-            for record, outcome in zip(batch, outcomes):
+            for record, outcome in zip(batch, outcomes, strict=True):
                 _count(builder, record, outcome)
 
     @staticmethod
@@ -232,7 +236,9 @@ def _row_validator(columns: ColumnMap) -> Callable[[list[str]], Any]:
         # Empty cells are left out: the field keeps its default (None, since
         # empty is not zero) without a validator call. Most cells of an
         # Orders report are empty, so this halves the validation time.
-        return model.model_validate({f: v for f, v in zip(fields, values) if v and not v.isspace()})
+        return model.model_validate(
+            {f: v for f, v in zip(fields, values, strict=False) if v and not v.isspace()}
+        )
 
     return validate
 

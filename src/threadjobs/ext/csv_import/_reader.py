@@ -202,7 +202,9 @@ def _sniff_encoding(sample: bytes, complete: bool) -> tuple[str, int]:
             "open it and save it as 'CSV UTF-8 (Comma delimited)'"
         )
     if sample.startswith(b"PK\x03\x04"):
-        raise EncodingError("the file is an Excel workbook; save it as 'CSV UTF-8 (Comma delimited)'")
+        raise EncodingError(
+            "the file is an Excel workbook; save it as 'CSV UTF-8 (Comma delimited)'"
+        )
     try:
         # final=False: the sample may end in the middle of a multi-byte character.
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
@@ -239,7 +241,7 @@ def _find_header(
         f"no header row found in the first {MAX_HEADER_SEARCH_ROWS} rows. Expected a row with "
         f"these columns ({wanted}); the first non-empty row was: {seen}. Upload an eBay "
         "export of a supported type, or pass csv_type if the type is known",
-        expected=expected,
+        expected=dict(expected),
         found=first_row,
     )
 
@@ -267,4 +269,6 @@ def _is_trailer(cells: list[str]) -> bool:
         return True
     if _TRAILER_COUNT.match(first) is None:
         return False
-    return bool(_TRAILER_TEXT.search(first)) or (len(cells) > 1 and bool(_TRAILER_TEXT.match(cells[1])))
+    return bool(_TRAILER_TEXT.search(first)) or (
+        len(cells) > 1 and bool(_TRAILER_TEXT.match(cells[1]))
+    )

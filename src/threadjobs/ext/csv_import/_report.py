@@ -150,7 +150,9 @@ class ReportBuilder:
             shown = None if value is None else str(value)
             if shown is not None and len(shown) > MAX_VALUE_CHARS:
                 shown = shown[: MAX_VALUE_CHARS - 1] + "…"
-            self.examples.append(RowError(line=line, column=column, reason=reason, message=message, value=shown))
+            self.examples.append(
+                RowError(line=line, column=column, reason=reason, message=message, value=shown)
+            )
 
     def warn(self, message: str) -> None:
         """Add a warning about the file (kept once; at most 20 distinct)."""

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from ._tables import Record
 
-__all__ = ["SqlAlchemySink", "SqlAlchemySession", "SqlAlchemyUploadStore"]
+__all__ = ["SqlAlchemySession", "SqlAlchemySink", "SqlAlchemyUploadStore"]
 
 
 def _sqlalchemy() -> ModuleType:
@@ -88,15 +88,16 @@ def _types() -> dict[str, Any]:
 
 
 def _define(metadata: sa.MetaData, table: Table) -> sa.Table:
-    sa = _sqlalchemy()
+    lib = _sqlalchemy()
     kinds = _types()
-    columns = [sa.Column("account_id", sa.Text(), primary_key=True, nullable=False)]
+    columns = [lib.Column("account_id", lib.Text(), primary_key=True, nullable=False)]
     for column in table.columns:
         is_key = column.name in table.key
         columns.append(
-            sa.Column(column.name, kinds[column.kind], primary_key=is_key, nullable=not is_key)
+            lib.Column(column.name, kinds[column.kind], primary_key=is_key, nullable=not is_key)
         )
-    return sa.Table(table.name, metadata, *columns)
+    result: sa.Table = lib.Table(table.name, metadata, *columns)
+    return result
 
 
 def _engine(engine: Engine | str) -> Engine:
@@ -149,7 +150,10 @@ class SqlAlchemySession:
         self._account_id = account_id
         self._specs = specs
         self._tables = tables
-        self._upserts = [_upsert(conn.dialect.name, spec, table) for spec, table in zip(specs, tables)]
+        self._upserts = [
+            _upsert(conn.dialect.name, spec, table)
+            for spec, table in zip(specs, tables, strict=True)
+        ]
 
     def write(self, records: Sequence[Record]) -> list[Outcome]:
         """Upsert the records in one transaction; see ``SinkSession.write``."""
@@ -161,7 +165,9 @@ class SqlAlchemySession:
                 for record in records:
                     outcomes.append("updated" if record.key in existing else "inserted")
                     existing.add(record.key)
-                for index, (spec, upsert) in enumerate(zip(self._specs, self._upserts)):
+                for index, (spec, upsert) in enumerate(
+                    zip(self._specs, self._upserts, strict=True)
+                ):
                     rows = self._rows(spec, [row for r in records for row in r.rows[index]])
                     if rows:
                         self._conn.execute(upsert, rows)
@@ -201,17 +207,16 @@ class SqlAlchemySession:
             # the later row wins, as it would in two statements.
             by_key[tuple(values[p] for p in key_positions)] = {
                 "account_id": self._account_id,
-                **dict(zip(names, values)),
+                **dict(zip(names, values, strict=True)),
             }
         return list(by_key.values())
 
 
 def _upsert(dialect: str, spec: Table, table: sa.Table) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table)
     key = ("account_id", *spec.key)
     return statement.on_conflict_do_update(
         index_elements=list(key),
@@ -282,8 +287,8 @@ class SqlAlchemyUploadStore:
                     created_at=datetime.now(timezone.utc),
                 )
             )
-            upload_id = int(result.inserted_primary_key[0])
-        upload = self.get(upload_id)
+            (upload_id,) = result.inserted_primary_key or (0,)
+        upload = self.get(int(upload_id))
         assert upload is not None  # just inserted
         return upload
 
@@ -301,7 +306,9 @@ class SqlAlchemyUploadStore:
                 values[name] = values[name].value
         if values:
             with self.engine.begin() as conn:
-                conn.execute(self.table.update().where(self.table.c.id == upload_id).values(**values))
+                conn.execute(
+                    self.table.update().where(self.table.c.id == upload_id).values(**values)
+                )
         upload = self.get(upload_id)
         if upload is None:
             raise UploadNotFound(f"no upload with id {upload_id}")

@@ -12,7 +12,16 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["ColumnMap", "CsvType", "TypeSpec", "detect_header", "normalise_column", "spec_for"]
+__all__ = [
+    "ColumnMap",
+    "CsvType",
+    "TypeSpec",
+    "column_title",
+    "detect_header",
+    "expected_columns",
+    "normalise_column",
+    "spec_for",
+]
 
 
 class CsvType(str, enum.Enum):
@@ -220,6 +229,11 @@ def spec_for(csv_type: CsvType) -> TypeSpec:
     return _BY_TYPE[csv_type]
 
 
+def column_title(csv_type: CsvType, field: str) -> str:
+    """The eBay column name of a field, e.g. ``"Order Number"`` for ``order_number``."""
+    return _title(_BY_TYPE[csv_type].fields[field][0])
+
+
 def expected_columns(csv_type: CsvType | None) -> dict[str, list[str]]:
     """Return, per candidate type, the column names that identify it."""
     specs = _SPECS if csv_type is None else (_BY_TYPE[csv_type],)
@@ -255,6 +269,8 @@ def detect_header(cells: Sequence[str], csv_type: CsvType | None = None) -> Colu
         else:
             matches = any(f in positions for f in spec.key_fields) and len(positions) >= 2
         if matches:
-            names = {field: cells[pos].replace("\ufeff", "").strip() for field, pos in positions.items()}
+            names = {
+                field: cells[pos].replace("\ufeff", "").strip() for field, pos in positions.items()
+            }
             return ColumnMap(spec.csv_type, positions, names, len(cells))
     return None

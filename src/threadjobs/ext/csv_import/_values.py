@@ -80,7 +80,13 @@ _CURRENCY_MARKS: tuple[tuple[str, str], ...] = (
 # The shapes eBay writes most ("$1,234.56", "AU $3,000.00", "65.0"), parsed
 # in one regex match; anything else takes the general path.
 _FAST_MONEY = re.compile(r"(US \$|AU \$|\$|£|)((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\Z")
-_FAST_MARKS: dict[str, str | None] = {"US $": "USD", "AU $": "AUD", "$": "USD", "£": "GBP", "": None}
+_FAST_MARKS: dict[str, str | None] = {
+    "US $": "USD",
+    "AU $": "AUD",
+    "$": "USD",
+    "£": "GBP",
+    "": None,
+}
 _NUMBER = re.compile(r"\d[\d.,' \u00a0\u202f]*\Z")
 _THOUSANDS_GROUPS = re.compile(r"\d{1,3}(?:,\d{3})+\Z")
 
@@ -247,9 +253,7 @@ def parse_date(text: str) -> date | datetime | None:
         day_value = date(full_year, month, int(day))
         if hour is None:
             return day_value
-        moment = datetime(
-            full_year, month, int(day), int(hour), int(minute), int(second or 0)
-        )
+        moment = datetime(full_year, month, int(day), int(hour), int(minute), int(second or 0))
     except ValueError:
         raise InvalidValue("impossible_date", f"{text!r} is not a real date or time") from None
     if zone is None:
