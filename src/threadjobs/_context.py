@@ -85,14 +85,16 @@ class JobContext:
             JobCancelled: the job was cancelled.
             JobTimedOut: the job passed its deadline.
         """
-        self.check()
+        # check() inlined: this is the call handlers make in their tightest loops
+        now = time.monotonic()
+        if self._stop is not None or (self._deadline is not None and now >= self._deadline):
+            self.check()
         percent = float(percent)
         self._percent = 0.0 if percent < 0.0 or percent != percent else min(percent, 100.0)
-        self._message = str(message)
-        self._step = str(step)
+        self._message = message if type(message) is str else str(message)
+        self._step = step if type(step) is str else str(step)
         self._updated = None
         self._dirty = True
-        now = time.monotonic()
         if now - self._last_flush >= self._flush_interval:
             self.flush(now)
 

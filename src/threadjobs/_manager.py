@@ -125,6 +125,7 @@ class JobManager:
         self._handlers: dict[str, Handler[Any]] = {}
         self._listeners: list[tuple[Listener, frozenset[JobStatus] | None]] = []
         self._changed = threading.Condition()
+        self._waiters = 0  # threads inside wait(); emit() skips the notify when there are none
         self._closed = False
         self._ids = _IdMaker()
         self._config = PoolConfig(
@@ -299,7 +300,11 @@ class JobManager:
                 )
             with self._changed:
                 # local changes notify at once; polling covers changes made by other processes
-                self._changed.wait(poll if remaining is None else min(poll, remaining))
+                self._waiters += 1
+                try:
+                    self._changed.wait(poll if remaining is None else min(poll, remaining))
+                finally:
+                    self._waiters -= 1
             poll = min(poll * 2, 0.25)
 
     def list_jobs(
@@ -457,8 +462,9 @@ class JobManager:
 
     def emit(self, rec: JobRecord, previous: JobStatus | None) -> None:
         """Tell waiters and listeners that ``rec`` changed from ``previous``."""
-        with self._changed:
-            self._changed.notify_all()
+        if self._waiters:
+            with self._changed:
+                self._changed.notify_all()
         if not self._listeners:
             return
         event: JobEvent | None = None
@@ -494,8 +500,8 @@ def _validate_params(
     except TypeError as exc:
         raise InvalidParams(f"params must be a mapping or a pydantic model: {exc}", field="params") from None
     try:
+        # mode="json" refuses what JSON cannot hold, so the store never sees it
         dumped = value.model_dump(mode="json")
-        pydantic_core.to_json(dumped)
     except (pydantic_core.PydanticSerializationError, ValueError) as exc:
         raise InvalidParams(f"params are not JSON-serialisable: {exc}", field="params") from None
     return dumped
@@ -539,10 +545,13 @@ class _IdMaker:
     def __init__(self) -> None:
         self._last = 0
         self._lock = threading.Lock()
+        # uniqueness, not secrecy: seeded from os.urandom, far cheaper than secrets per id
+        self._random = random.Random()
 
     def next(self) -> str:
         with self._lock:
             now = time.time_ns() // 1000
             self._last = now if now > self._last else self._last + 1
             stamp = self._last
-        return f"{stamp:016x}{secrets.token_hex(4)}"
+            suffix = self._random.getrandbits(32)
+        return f"{stamp:016x}{suffix:08x}"

@@ -115,7 +115,7 @@ def _call(run: Run, handler: Handler[Any], params: Any) -> Outcome:
         ctx.thread_id = threading.get_ident()
     try:
         value = handler.run(ctx, params)
-        if inspect.isawaitable(value):
+        if type(value) not in _PLAIN_RESULTS and inspect.isawaitable(value):
             value = asyncio.run(_await(run, value))
         return Outcome(result=value)
     except _interrupt.HardInterrupt:
@@ -130,6 +130,9 @@ def _call(run: Run, handler: Handler[Any], params: Any) -> Outcome:
             run.loop = run.task = None
         if thread_id is not None and run.interrupted:
             _interrupt.withdraw(thread_id)
+
+
+_PLAIN_RESULTS = frozenset({type(None), dict, list, str, int, float, bool})
 
 
 async def _await(run: Run, awaitable: Any) -> Any:

@@ -126,7 +126,30 @@ class JobRecord:
 
     def copy(self) -> JobRecord:
         """A copy safe to hand out (the lists are copied, the immutable values shared)."""
-        return dataclasses.replace(self, errors=list(self.errors))
+        # explicit, because dataclasses.replace costs twice as much on this hot path
+        return JobRecord(
+            self.id,
+            self.job_type,
+            self.account_id,
+            self.params,
+            self.priority,
+            self.max_retries,
+            self.timeout,
+            self.status,
+            self.created_at,
+            self.due_at,
+            self.dedup_key,
+            self.attempts,
+            self.recoveries,
+            self.worker_id,
+            self.lease_until,
+            self.cancel_requested,
+            self.progress,
+            self.result,
+            list(self.errors),
+            self.started_at,
+            self.finished_at,
+        )
 
     @property
     def failures(self) -> int:

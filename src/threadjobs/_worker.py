@@ -257,8 +257,9 @@ class WorkerPool:
         with self._runs_lock:
             if self._runs.get(run.job_id) is run:
                 del self._runs[run.job_id]
-        with self._wake:
-            self._wake.notify_all()
+        if self._stopping.is_set():  # shutdown is waiting for the pool to drain
+            with self._wake:
+                self._wake.notify_all()
 
     def _thread_returned(self, run: Run) -> None:
         with self._runs_lock:

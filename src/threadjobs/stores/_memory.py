@@ -7,15 +7,15 @@ lists for listings, counters for stats), so no operation scans every job.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 
 from .._models import AttemptError, JobStatus, Progress
+from ._memory_index import ALL, Listings
 from .._store import (
     CancelOutcome,
     Finish,
@@ -29,8 +29,7 @@ from .._store import (
 __all__ = ["MemoryJobStore"]
 
 _WAITING = (JobStatus.QUEUED, JobStatus.RETRYING)
-_ALL = object()  # index key for "every account"
-_NO_ACCOUNT = object()  # index key of jobs submitted without an account
+_NO_ACCOUNT = "-"  # index key of jobs submitted without an account
 _HOUR = 3600.0
 
 
@@ -46,9 +45,11 @@ class MemoryJobStore:
         clock: the time source, epoch seconds; tests may inject a fake clock.
     """
 
-    def __init__(self, retention: Retention | None = None, clock: object = None) -> None:
+    def __init__(
+        self, retention: Retention | None = None, clock: Callable[[], float] | None = None
+    ) -> None:
         self.retention = retention or Retention()
-        self._clock = clock if callable(clock) else time.time
+        self._clock: Callable[[], float] = clock if clock is not None else time.time
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)
         self._jobs: dict[str, JobRecord] = {}
@@ -59,7 +60,7 @@ class MemoryJobStore:
         self._running: dict[str, JobRecord] = {}
         self._dedup: dict[str, str] = {}
         self._expiry: list[tuple[float, str]] = []
-        self._ids: dict[object, list[str]] = {}  # (account | _ALL, status | None) -> sorted ids
+        self._listings = Listings(self._jobs, self._own_acct)
         self._counts: Counter[tuple[object, JobStatus]] = Counter()
         self._recent: dict[int, Counter[tuple[object, str, JobStatus]]] = {}
         self._closed = False
@@ -68,7 +69,7 @@ class MemoryJobStore:
 
     def now(self) -> float:
         """The store's clock (``time.time`` unless a clock was injected)."""
-        return float(self._clock())  # type: ignore[operator]
+        return self._clock()
 
     # -- creating ---------------------------------------------------------------------
 
@@ -101,7 +102,7 @@ class MemoryJobStore:
                 self._jobs[rec.id] = rec
                 if rec.dedup_key is not None:
                     self._dedup[rec.dedup_key] = rec.id
-                self._index_add(rec, rec.status)
+                self._listings.created(rec)
                 self._count(rec, None, rec.status, now)
                 self._enqueue(rec, now)
                 out.append((rec.id, True))
@@ -125,12 +126,8 @@ class MemoryJobStore:
     ) -> tuple[list[JobRecord], str | None]:
         """Newest first; ``cursor`` is the last id of the previous page."""
         with self._lock:
-            ids = self._ids.get((self._acct(account_id), status), [])
-            end = bisect.bisect_left(ids, cursor) if cursor is not None else len(ids)
-            start = max(0, end - limit)
-            page = [self._jobs[i].copy() for i in reversed(ids[start:end])]
-            next_cursor = page[-1].id if start > 0 and page else None
-            return page, next_cursor
+            page, next_cursor = self._listings.page(self._acct(account_id), status, limit, cursor)
+            return [rec.copy() for rec in page], next_cursor
 
     def counts(self, account_id: int | str | None = None) -> dict[JobStatus, int]:
         """Current number of jobs per status."""
@@ -270,8 +267,8 @@ class MemoryJobStore:
                 rec = self._jobs.pop(job_id, None)
                 if rec is None:
                     continue
-                self._index_remove(rec, rec.status)
-                self._counts[(_ALL, rec.status)] -= 1
+                self._listings.removed(rec)
+                self._counts[(ALL, rec.status)] -= 1
                 self._counts[(self._own_acct(rec), rec.status)] -= 1
                 removed += 1
             # hourly stats older than a day are never read again
@@ -310,9 +307,8 @@ class MemoryJobStore:
         old = rec.status
         if not check_transition(old, status):
             raise AssertionError(f"illegal transition {old.value} -> {status.value}")
-        self._index_remove(rec, old)
         rec.status = status
-        self._index_add(rec, status)
+        self._listings.moved(rec, old)
         self._count(rec, old, status, now)
         if status.is_terminal:
             rec.finished_at = now
@@ -339,44 +335,26 @@ class MemoryJobStore:
     def _count(self, rec: JobRecord, old: JobStatus | None, new: JobStatus, now: float) -> None:
         acct = self._own_acct(rec)
         if old is not None:
-            self._counts[(_ALL, old)] -= 1
+            self._counts[(ALL, old)] -= 1
             self._counts[(acct, old)] -= 1
-        self._counts[(_ALL, new)] += 1
+        self._counts[(ALL, new)] += 1
         self._counts[(acct, new)] += 1
-        bucket = self._recent.setdefault(int(now // _HOUR), Counter())
-        bucket[(_ALL, rec.job_type, new)] += 1
+        hour = int(now // _HOUR)
+        bucket = self._recent.get(hour)
+        if bucket is None:
+            bucket = self._recent[hour] = Counter()
+        bucket[(ALL, rec.job_type, new)] += 1
         bucket[(acct, rec.job_type, new)] += 1
-
-    def _index_add(self, rec: JobRecord, status: JobStatus) -> None:
-        for key in self._index_keys(rec, status):
-            ids = self._ids.setdefault(key, [])
-            if not ids or ids[-1] < rec.id:
-                ids.append(rec.id)  # the common case: ids are time-ordered
-            else:
-                bisect.insort(ids, rec.id)
-
-    def _index_remove(self, rec: JobRecord, status: JobStatus) -> None:
-        for key in self._index_keys(rec, status):
-            ids = self._ids.get(key)
-            if ids is None:
-                continue
-            i = bisect.bisect_left(ids, rec.id)
-            if i < len(ids) and ids[i] == rec.id:
-                del ids[i]
-
-    def _index_keys(self, rec: JobRecord, status: JobStatus) -> tuple[object, ...]:
-        acct = self._own_acct(rec)
-        return ((_ALL, None), (_ALL, status), (acct, None), (acct, status))
 
     @staticmethod
     def _own_acct(rec: JobRecord) -> object:
-        """The index key of the job's own account (never _ALL)."""
+        """The index key of the job's own account (never ALL)."""
         return _NO_ACCOUNT if rec.account_id is None else (type(rec.account_id).__name__, rec.account_id)
 
     @staticmethod
     def _acct(account_id: int | str | None) -> object:
         # ints and strs are kept apart ("7" is not 7), and None means every account
-        return _ALL if account_id is None else (type(account_id).__name__, account_id)
+        return ALL if account_id is None else (type(account_id).__name__, account_id)
 
 
 def _lost_worker_error(rec: JobRecord, now: float, max_recoveries: int) -> AttemptError:

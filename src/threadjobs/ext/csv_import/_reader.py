@@ -101,6 +101,7 @@ class CsvReader:
             raise
         self.bytes_read = self._start
         self._fallback_lines = 0
+        self._utf8_lines = 0
 
     def __enter__(self) -> CsvReader:
         return self
@@ -144,22 +145,25 @@ class CsvReader:
                 f"line {reader.line_num}: the CSV structure is broken ({exc}); a quote is "
                 "probably not closed. Download the report from eBay again"
             ) from exc
-        if self._fallback_lines:
+        if self._fallback_lines and self._utf8_lines:
             self.warnings.append(
                 f"{self._fallback_lines} line(s) were not valid UTF-8 and were read as cp1252"
             )
 
     def _lines(self) -> Iterator[str]:
-        encoding = "utf-8" if self.encoding == "utf-8-sig" else self.encoding
+        # Every line is tried as UTF-8 first, then cp1252: ASCII lines read
+        # the same either way, and a UTF-8 file with one stray cp1252 line
+        # (text pasted from a Windows program) keeps that row.
         for raw in self._file if self._newline == b"\n" else _split_cr(self._file):
             self.bytes_read += len(raw)
             try:
-                yield raw.decode(encoding)
+                line = raw.decode("utf-8")
             except UnicodeDecodeError:
-                # A UTF-8 file with a stray cp1252 line: someone pasted text
-                # from a Windows program. Keep the line rather than lose the row.
                 self._fallback_lines += 1
                 yield _decode_cp1252(raw, self.bytes_read)
+            else:
+                self._utf8_lines += not raw.isascii()
+                yield line
 
 
 def _split_cr(file: BinaryIO) -> Iterator[bytes]:
@@ -179,6 +183,14 @@ def _split_lines(text: str, newline: str) -> list[str]:
     if parts[-1]:
         lines.append(parts[-1])
     return lines
+
+
+def _decode_line(latin1: str) -> str:
+    raw = latin1.encode("latin-1")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
 
 
 def _decode_cp1252(raw: bytes, offset: int) -> str:
@@ -217,8 +229,9 @@ def _sniff_encoding(sample: bytes, complete: bool) -> tuple[str, int]:
 def _find_header(
     sample: bytes, encoding: str, start: int, newline: bytes, csv_type: CsvType | None
 ) -> tuple[str, ColumnMap, int]:
-    text = sample[start:].decode(encoding, errors="replace")
-    lines = _split_lines(text, newline.decode())
+    lines = [
+        _decode_line(raw) for raw in _split_lines(sample[start:].decode("latin-1"), newline.decode())
+    ]
     if len(sample) >= SAMPLE_BYTES and len(lines) > 1:
         lines.pop()  # the last line of a truncated sample is incomplete
     first_row: list[str] | None = None
