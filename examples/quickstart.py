@@ -104,8 +104,8 @@ def main() -> int:
         for name, job_id in jobs.items():
             job = manager.get(job_id)
             print(f"{name:<9} {job.status.value:<10} attempts={job.attempts} result={job.result}")
-        stats = manager.stats()
-        print(f"\nstats: {dict((s.value, n) for s, n in stats.by_status.items() if n)}")
+        counts = {s.value: n for s, n in manager.stats().by_status.items() if n}
+        print(f"\nstats: {counts}")
     return 0
 
 

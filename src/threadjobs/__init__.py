@@ -12,7 +12,6 @@ Quick look::
     job = manager.wait(job_id, timeout=30)
 """
 
-
 from ._context import JobContext as JobContext
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import CorruptJobData as CorruptJobData

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+
 from ._errors import JobCancelled, JobInterrupted, JobTimedOut
 from ._models import Progress
 
@@ -79,7 +80,7 @@ class JobContext:
     # -- for handlers -------------------------------------------------------------------
 
     def progress(self, percent: float, message: str = "", step: str = "") -> None:
-        """Report progress (clamped to 0–100) and check whether the job must stop.
+        """Report progress (clamped to 0-100) and check whether the job must stop.
 
         Raises:
             JobCancelled: the job was cancelled.

@@ -76,7 +76,11 @@ class InvalidParams(SubmitError):
     """The params do not validate against the handler's model or are not JSON-serialisable."""
 
     def __init__(
-        self, message: str, *, field: str | None = None, errors: list[dict[str, object]] | None = None
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        errors: list[dict[str, object]] | None = None,
     ) -> None:
         super().__init__(message, field=field)
         #: pydantic's error list (``loc``, ``msg``, ``type``) when validation failed.

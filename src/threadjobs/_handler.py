@@ -91,11 +91,11 @@ class Handler(Generic[P]):
 
     Class attributes (all optional except ``job_type``):
 
-    * ``job_type`` – the name jobs are submitted under.
-    * ``max_retries`` – retries after the first attempt (default 3); a submit may override.
-    * ``timeout`` – seconds one attempt may run (default None: no limit); a submit may override.
-    * ``retry_policy`` – the :class:`RetryPolicy` between attempts.
-    * ``non_retryable`` – exception types that fail the job at once
+    * ``job_type`` - the name jobs are submitted under.
+    * ``max_retries`` - retries after the first attempt (default 3); a submit may override.
+    * ``timeout`` - seconds one attempt may run (default None: no limit); a submit may override.
+    * ``retry_policy`` - the :class:`RetryPolicy` between attempts.
+    * ``non_retryable`` - exception types that fail the job at once
       (default ``ValueError``, ``PermissionError``, ``FileNotFoundError``).
 
     The params model is taken from the generic argument (``Handler[ImportParams]``); set
@@ -142,7 +142,9 @@ class Handler(Generic[P]):
         name = cls.__name__
         job_type = getattr(cls, "job_type", None)
         if not isinstance(job_type, str) or not job_type.strip():
-            raise ConfigurationError(f"{name}.job_type must be a non-empty string, e.g. 'csv_import'")
+            raise ConfigurationError(
+                f"{name}.job_type must be a non-empty string, e.g. 'csv_import'"
+            )
         if not (isinstance(cls.max_retries, int) and 0 <= cls.max_retries <= 100):
             raise ConfigurationError(f"{name}.max_retries must be an int from 0 to 100")
         if cls.timeout is not None and not (

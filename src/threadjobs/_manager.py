@@ -102,8 +102,10 @@ class JobManager:
             from .stores import MemoryJobStore
 
             store = MemoryJobStore()
-        _require(isinstance(max_workers, int) and 0 <= max_workers <= 1024,
-                 "max_workers must be an int from 0 to 1024")
+        _require(
+            isinstance(max_workers, int) and 0 <= max_workers <= 1024,
+            "max_workers must be an int from 0 to 1024",
+        )
         _require(lease > 0, "lease must be > 0 seconds")
         heartbeat = heartbeat_interval if heartbeat_interval is not None else min(lease / 3, 1.0)
         _require(0 < heartbeat < lease, "heartbeat_interval must be > 0 and < lease")
@@ -163,7 +165,9 @@ class JobManager:
             )
         type(handler)._check_config()
         if handler.job_type in self._handlers:
-            raise ConfigurationError(f"a handler for job type {handler.job_type!r} is already registered")
+            raise ConfigurationError(
+                f"a handler for job type {handler.job_type!r} is already registered"
+            )
         self._handlers[handler.job_type] = handler
         self._ensure_workers()
         return handler
@@ -223,8 +227,9 @@ class JobManager:
             SubmitError: a bad priority, timeout, max_retries, delay or dedup_key.
             StoreUnavailable: the store cannot be reached; nothing was stored.
         """
-        new = self._validate(job_type, account_id, params, priority, max_retries, timeout, delay,
-                             dedup_key)
+        new = self._validate(
+            job_type, account_id, params, priority, max_retries, timeout, delay, dedup_key
+        )
         job_id, created = self.store.create(new)
         if created:
             self._emit_new(new)
@@ -249,10 +254,13 @@ class JobManager:
         jobs: list[NewJob] = []
         for index, params in enumerate(params_list):
             try:
-                jobs.append(self._validate(job_type, account_id, params, priority, max_retries,
-                                           timeout, delay, None))
+                jobs.append(
+                    self._validate(
+                        job_type, account_id, params, priority, max_retries, timeout, delay, None
+                    )
+                )
             except InvalidParams as exc:
-                where = f"params_list[{index}]" + (exc.field[len("params"):] if exc.field else "")
+                where = f"params_list[{index}]" + (exc.field[len("params") :] if exc.field else "")
                 raise InvalidParams(f"{where}: {exc}", field=where, errors=exc.errors) from exc
         if not jobs:
             return []
@@ -272,7 +280,9 @@ class JobManager:
         """
         rec = self.store.get(job_id)
         if rec is None:
-            raise JobNotFound(f"no job with id {job_id!r} (it may have expired after its retention)")
+            raise JobNotFound(
+                f"no job with id {job_id!r} (it may have expired after its retention)"
+            )
         if rec.status is JobStatus.RUNNING and self._pool is not None:
             run = self._pool.local_run(job_id)
             if run is not None and run.attempt == rec.attempts:
@@ -424,24 +434,38 @@ class JobManager:
                 "call manager.register(YourHandler()) first",
                 field="job_type",
             )
-        if account_id is not None and (isinstance(account_id, bool) or not isinstance(account_id, (int, str))):
+        if account_id is not None and (
+            isinstance(account_id, bool) or not isinstance(account_id, (int, str))
+        ):
             raise SubmitError("account_id must be an int, a str or None", field="account_id")
-        if isinstance(priority, bool) or not isinstance(priority, int) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        if (
+            isinstance(priority, bool)
+            or not isinstance(priority, int)
+            or not MIN_PRIORITY <= priority <= MAX_PRIORITY
+        ):
             raise SubmitError(
-                f"priority must be an int from {MIN_PRIORITY} (lowest) to {MAX_PRIORITY} (highest), "
-                f"got {priority!r}",
+                f"priority must be an int from {MIN_PRIORITY} (lowest) to {MAX_PRIORITY} "
+                f"(highest), got {priority!r}",
                 field="priority",
             )
         retries = handler.max_retries if max_retries is None else max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
-            raise SubmitError(f"max_retries must be an int from 0 to 100, got {retries!r}", field="max_retries")
+            raise SubmitError(
+                f"max_retries must be an int from 0 to 100, got {retries!r}", field="max_retries"
+            )
         limit = handler.timeout if timeout is None else timeout
         if limit is not None and not _positive_number(limit):
-            raise SubmitError(f"timeout must be a number of seconds > 0, got {limit!r}", field="timeout")
+            raise SubmitError(
+                f"timeout must be a number of seconds > 0, got {limit!r}", field="timeout"
+            )
         if not _non_negative_number(delay):
-            raise SubmitError(f"delay must be a number of seconds >= 0, got {delay!r}", field="delay")
+            raise SubmitError(
+                f"delay must be a number of seconds >= 0, got {delay!r}", field="delay"
+            )
         if dedup_key is not None and not (isinstance(dedup_key, str) and 0 < len(dedup_key) <= 200):
-            raise SubmitError("dedup_key must be a non-empty str of at most 200 characters", field="dedup_key")
+            raise SubmitError(
+                "dedup_key must be a non-empty str of at most 200 characters", field="dedup_key"
+            )
         return NewJob(
             id=self._ids.next(),
             job_type=job_type,
@@ -498,7 +522,9 @@ def _validate_params(
             errors=[dict(e) for e in exc.errors(include_url=False)],
         ) from None
     except TypeError as exc:
-        raise InvalidParams(f"params must be a mapping or a pydantic model: {exc}", field="params") from None
+        raise InvalidParams(
+            f"params must be a mapping or a pydantic model: {exc}", field="params"
+        ) from None
     try:
         # mode="json" refuses what JSON cannot hold, so the store never sees it
         dumped = value.model_dump(mode="json")
@@ -514,7 +540,9 @@ def _status(status: JobStatus | str | None) -> JobStatus | None:
         return JobStatus(status)
     except ValueError:
         names = ", ".join(s.value for s in JobStatus)
-        raise SubmitError(f"unknown status {status!r}; use one of {names}", field="status") from None
+        raise SubmitError(
+            f"unknown status {status!r}; use one of {names}", field="status"
+        ) from None
 
 
 def _positive_number(value: object) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "TERMINAL_STATUSES",
     "AttemptError",
     "Job",
     "JobEvent",
@@ -20,7 +21,6 @@ __all__ = [
     "JobStats",
     "JobStatus",
     "Progress",
-    "TERMINAL_STATUSES",
 ]
 
 

@@ -166,20 +166,22 @@ def decide(run: Run, outcome: Outcome, rng: random.Random, now: float) -> Finish
     if outcome.exc is None:
         try:
             result = pydantic_core.to_jsonable_python(outcome.result)
-        except pydantic_core.PydanticSerializationError as exc:
+        except pydantic_core.PydanticSerializationError as bad:
             error = CorruptJobData(
-                f"the handler's result is not JSON-serialisable ({exc}); return dicts, lists, "
+                f"the handler's result is not JSON-serialisable ({bad}); return dicts, lists, "
                 "strings, numbers, booleans, None, or pydantic models"
             )
             return Finish(JobStatus.FAILED, error=attempt_error(run.attempt, error, now))
         return Finish(JobStatus.COMPLETED, result=result)
+    # Once a stop was requested, whatever the handler raised on its way out (our
+    # interrupt, or an error it caused) ends the job the way the stop asked for.
+    if reason is JobCancelled:
+        return Finish(JobStatus.CANCELLED)
+    if reason is WorkerShuttingDown:
+        return Finish(JobStatus.QUEUED)
     exc = outcome.exc
-    if isinstance(exc, JobInterrupted) and reason is not None:
-        if reason is JobCancelled:
-            return Finish(JobStatus.CANCELLED)
-        if reason is WorkerShuttingDown:
-            return Finish(JobStatus.QUEUED)
-        exc = exc if isinstance(exc, JobTimedOut) else JobTimedOut(str(exc))
+    if reason is JobTimedOut and not isinstance(exc, JobTimedOut):
+        exc = JobTimedOut(f"job {run.job_id} passed its timeout ({type(exc).__name__}: {exc})")
     return failure(run, exc, rng, now)
 
 
@@ -210,7 +212,9 @@ def _should_retry(handler: Handler[Any], exc: BaseException, attempt: int) -> bo
 def attempt_error(attempt: int, exc: BaseException, now: float) -> AttemptError:
     """Record an exception as the error of one attempt."""
     cls = type(exc)
-    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    name = (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
     if name.startswith("threadjobs._errors."):
         name = "threadjobs." + cls.__qualname__
     tb = "".join(traceback.format_exception(exc)) if exc.__traceback__ is not None else ""

@@ -21,7 +21,9 @@ def test_conformance(name: str) -> None:
 
 MemoryStateMachine = make_state_machine(MemoryJobStore)
 MemoryStateMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=40, deadline=None,
+    max_examples=150,
+    stateful_step_count=40,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestMemoryStateMachine = MemoryStateMachine.TestCase

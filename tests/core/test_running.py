@@ -183,7 +183,9 @@ def test_many_jobs_each_run_exactly_once(make_manager: Callable[..., JobManager]
 
 
 @pytest.mark.parametrize("workers", [1, 4])
-def test_the_context_describes_the_job(make_manager: Callable[..., JobManager], workers: int) -> None:
+def test_the_context_describes_the_job(
+    make_manager: Callable[..., JobManager], workers: int
+) -> None:
     seen: list[tuple[str, str, object, int]] = []
 
     class Describe(Handler[NParams]):

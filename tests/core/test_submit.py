@@ -51,7 +51,9 @@ def manager(make_manager: Callable[..., JobManager], store: MemoryJobStore) -> J
     return make_manager(Echo(), AnyHandler(), store=store, max_workers=0)
 
 
-def test_unknown_job_type_names_the_registered_ones(manager: JobManager, store: MemoryJobStore) -> None:
+def test_unknown_job_type_names_the_registered_ones(
+    manager: JobManager, store: MemoryJobStore
+) -> None:
     with pytest.raises(UnknownJobType, match=r"'nope'.*any, echo") as info:
         manager.submit("nope")
     assert info.value.field == "job_type"

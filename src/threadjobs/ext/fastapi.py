@@ -109,6 +109,7 @@ def job_router(
     tags: list[str] | None = None,
     allowed_job_types: Collection[str] | None = None,
     expose_tracebacks: bool = False,
+    responses: dict[int | str, dict[str, Any]] | None = None,
 ) -> APIRouter:
     """Build the job endpoints for one application.
 
@@ -126,6 +127,8 @@ def job_router(
             registered type). Internal job types stay out of reach this way.
         expose_tracebacks: Include the tracebacks of failed attempts in responses.
             Off by default: tracebacks show file paths and code to end users.
+        responses: Extra OpenAPI responses of every endpoint, e.g. the 401 your
+            ``current_account`` dependency raises, so the schema documents it.
 
     Returns:
         An ``APIRouter`` to pass to ``app.include_router``.
@@ -133,7 +136,7 @@ def job_router(
     if not prefix.startswith("/") or prefix.endswith("/"):
         raise ValueError(f"prefix must start and not end with '/', e.g. '/jobs'; got {prefix!r}")
     allowed = None if allowed_job_types is None else frozenset(allowed_job_types)
-    router = APIRouter(prefix=prefix, tags=list(tags or ["jobs"]))
+    router = APIRouter(prefix=prefix, tags=list(tags or ["jobs"]), responses=responses)
     Account = Annotated[Any, Depends(current_account)]
     common: dict[int | str, dict[str, Any]] = {
         503: {"model": ErrorResponse, "description": "The job store is unavailable; retry later."},
@@ -149,10 +152,13 @@ def job_router(
         return job.model_copy(update={"errors": errors})
 
     def owned_job(job_id: str, account: AccountId) -> Job:
-        job = manager.get(job_id)
-        # Another account's job answers exactly like a missing one: a 403 would
-        # confirm that the id exists, which lets ids be probed across accounts.
-        if not _same_account(job.account_id, account):
+        try:
+            job: Job | None = manager.get(job_id)
+        except JobNotFound:
+            job = None
+        # Another account's job answers exactly like a missing one, word for word: a 403
+        # (or any difference) would confirm that the id exists to someone probing ids.
+        if job is None or not _same_account(job.account_id, account):
             raise JobNotFound(f"no job with id {job_id!r}")
         return job
 

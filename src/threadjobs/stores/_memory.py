@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 
 from .._models import AttemptError, JobStatus, Progress
-from ._memory_index import ALL, Listings
 from .._store import (
     CancelOutcome,
     Finish,
@@ -25,6 +24,7 @@ from .._store import (
     Retention,
     check_transition,
 )
+from ._memory_index import ALL, Listings
 
 __all__ = ["MemoryJobStore"]
 
@@ -198,7 +198,9 @@ class MemoryJobStore:
                     out[job_id] = LeaseState.LOST
                     continue
                 rec.lease_until = until
-                out[job_id] = LeaseState.CANCEL_REQUESTED if rec.cancel_requested else LeaseState.HELD
+                out[job_id] = (
+                    LeaseState.CANCEL_REQUESTED if rec.cancel_requested else LeaseState.HELD
+                )
         return out
 
     def save_progress(self, job_id: str, attempt: int, progress: Progress) -> LeaseState:
@@ -349,7 +351,11 @@ class MemoryJobStore:
     @staticmethod
     def _own_acct(rec: JobRecord) -> object:
         """The index key of the job's own account (never ALL)."""
-        return _NO_ACCOUNT if rec.account_id is None else (type(rec.account_id).__name__, rec.account_id)
+        return (
+            _NO_ACCOUNT
+            if rec.account_id is None
+            else (type(rec.account_id).__name__, rec.account_id)
+        )
 
     @staticmethod
     def _acct(account_id: int | str | None) -> object:

@@ -211,11 +211,13 @@ def check_cancel_racing_completion(store: JobStore) -> None:
         rec = store.claim("w1", 1, LONG)[0]
         barrier = threading.Barrier(2)
 
-        def complete(job_id: str = job.id, attempt: int = rec.attempts) -> None:
+        def complete(
+            job_id: str = job.id, attempt: int = rec.attempts, barrier: threading.Barrier = barrier
+        ) -> None:
             barrier.wait()
             store.finish(job_id, attempt, Finish(JobStatus.COMPLETED))
 
-        def cancel(job_id: str = job.id) -> None:
+        def cancel(job_id: str = job.id, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             store.cancel(job_id)
 
@@ -334,7 +336,9 @@ def iter_checks(make_store: StoreFactory) -> Iterator[tuple[str, Callable[[], No
     for check in CHECKS:
         retention = SHORT_RETENTION if check is check_purge_by_retention else Retention()
 
-        def run(check: Callable[[JobStore], None] = check, retention: Retention = retention) -> None:
+        def run(
+            check: Callable[[JobStore], None] = check, retention: Retention = retention
+        ) -> None:
             store = make_store(retention)
             try:
                 check(store)

@@ -230,7 +230,8 @@ def _find_header(
     sample: bytes, encoding: str, start: int, newline: bytes, csv_type: CsvType | None
 ) -> tuple[str, ColumnMap, int]:
     lines = [
-        _decode_line(raw) for raw in _split_lines(sample[start:].decode("latin-1"), newline.decode())
+        _decode_line(raw)
+        for raw in _split_lines(sample[start:].decode("latin-1"), newline.decode())
     ]
     if len(sample) >= SAMPLE_BYTES and len(lines) > 1:
         lines.pop()  # the last line of a truncated sample is incomplete
