@@ -122,7 +122,8 @@ def _call(run: Run, handler: Handler[Any], params: Any) -> Outcome:
         return Outcome(exc=_stop_exception(run))
     except asyncio.CancelledError:
         return Outcome(exc=_stop_exception(run))
-    except Exception as exc:
+    except BaseException as exc:
+        # SystemExit and friends from a handler end that attempt, not the worker thread
         return Outcome(exc=exc)
     finally:
         with ctx.lock:

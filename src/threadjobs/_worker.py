@@ -123,6 +123,13 @@ class WorkerPool:
         for thread in self._threads:
             thread.join(timeout=5)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.stuck_threads:
+            # ThreadPoolExecutor joins its threads at interpreter exit
+            log.warning(
+                "threadjobs: %d job thread(s) are still stuck in a handler; the interpreter "
+                "will wait for them at exit (use os._exit to leave at once)",
+                self.stuck_threads,
+            )
 
     def _wait_idle(self, deadline: float) -> None:
         while self._runs and time.monotonic() < deadline:
