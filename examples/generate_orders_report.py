@@ -28,35 +28,54 @@ from decimal import Decimal
 from pathlib import Path
 
 HEADER = (
-    '"Sales Record Number","Order Number","Buyer Username","Buyer Name","Buyer Email","Buyer Note",'
-    'Buyer Address 1,Buyer Address 2,Buyer City,"Buyer State","Buyer Zip","Buyer Country",'
-    '"Buyer Tax Identifier Name","Buyer Tax Identifier Value",Ship To Name,"Ship To Phone",'
-    'Ship To Address 1,Ship To Address 2,Ship To City,"Ship To State","Ship To Zip","Ship To Country",'
-    '"Item Number","Item Title",Custom Label,"Sold Via Promoted Listings","Quantity","Sold For",'
-    '"Shipping And Handling",Item Location,"Item Zip Code","Item Country",'
-    '"eBay Collect And Remit Tax Rate","eBay Collect And Remit Tax Type","eBay Reference Name",'
-    'eBay Reference Value,Tax Status,"Seller Collected Tax","eBay Collected Tax",'
-    '"Electronic Waste Recycling Fee","Mattress Recycling Fee","Battery Recycling Fee",'
-    '"White Goods Disposal Tax","Tire Recycling Fee","Additional Fee","Lumber Fee",'
-    '"Prepaid Wireless Fee","Road Improvement And Food Delivery Fee","eBay Collected Charges",'
-    '"Total Price","eBay Collected Tax and Fees Included in Total","Payment Method","Sale Date",'
-    '"Paid On Date","Ship By Date","Minimum Estimated Delivery Date","Maximum Estimated Delivery Date",'
-    '"Shipped On Date","Feedback Left","Feedback Received","My Item Note","PayPal Transaction ID",'
-    '"Shipping Service","Tracking Number","Transaction ID",Variation Details,"Global Shipping Program",'
-    '"Global Shipping Reference ID","Click And Collect","Click And Collect Reference Number","eBay Plus",'
-    '"Authenticity Verification Program","Authenticity Verification Status",'
+    '"Sales Record Number","Order Number","Buyer Username","Buyer Name","Buyer Email",'
+    '"Buyer Note",Buyer Address 1,Buyer Address 2,Buyer City,"Buyer State","Buyer Zip",'
+    '"Buyer Country","Buyer Tax Identifier Name","Buyer Tax Identifier Value",Ship To Name,'
+    '"Ship To Phone",Ship To Address 1,Ship To Address 2,Ship To City,"Ship To State",'
+    '"Ship To Zip","Ship To Country","Item Number","Item Title",Custom Label,'
+    '"Sold Via Promoted Listings","Quantity","Sold For","Shipping And Handling",'
+    'Item Location,"Item Zip Code","Item Country","eBay Collect And Remit Tax Rate",'
+    '"eBay Collect And Remit Tax Type","eBay Reference Name",eBay Reference Value,Tax Status,'
+    '"Seller Collected Tax","eBay Collected Tax","Electronic Waste Recycling Fee",'
+    '"Mattress Recycling Fee","Battery Recycling Fee","White Goods Disposal Tax",'
+    '"Tire Recycling Fee","Additional Fee","Lumber Fee","Prepaid Wireless Fee",'
+    '"Road Improvement And Food Delivery Fee","eBay Collected Charges","Total Price",'
+    '"eBay Collected Tax and Fees Included in Total","Payment Method","Sale Date",'
+    '"Paid On Date","Ship By Date","Minimum Estimated Delivery Date",'
+    '"Maximum Estimated Delivery Date","Shipped On Date","Feedback Left","Feedback Received",'
+    '"My Item Note","PayPal Transaction ID","Shipping Service","Tracking Number",'
+    '"Transaction ID",Variation Details,"Global Shipping Program",'
+    '"Global Shipping Reference ID","Click And Collect","Click And Collect Reference Number",'
+    '"eBay Plus","Authenticity Verification Program","Authenticity Verification Status",'
     '"Authenticity Verification Outcome Reason","PSA Vault Program","Vault Fulfillment Type",'
-    '"eBay Fulfillment Program",Tax City,"Tax State","Tax Zip","Tax Country","eBay International Shipping"'
+    '"eBay Fulfillment Program",Tax City,"Tax State","Tax Zip","Tax Country",'
+    '"eBay International Shipping"'
 )
 COLUMNS = next(csv.reader([HEADER]))
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
 
 _FIRST = ["Alex", "Sam", "Jo", "Riley", "Casey", "Morgan", "Jamie", "Taylor", "Drew", "Quinn"]
 _LAST = ["Example", "Sample", "Tester", "Placeholder", "Demo", "Fictive", "Mock", "Dummy"]
-_CITIES = [("Springfield", "IL", "62701"), ("Riverton", "WY", "82501"), ("Fairview", "TX", "75069"),
-           ("Georgetown", "KY", "40324"), ("Salem", "OR", "97301"), ("Madison", "WI", "53703")]
-_THINGS = ["Trading Card", "Vintage Lens", "Phone Case", "Knee Brace", "Saucer", "Comic Book",
-           "Watch Strap", "LEGO Minifigure", "Vinyl Record", "Camera Strap"]
+_CITIES = [
+    ("Springfield", "IL", "62701"),
+    ("Riverton", "WY", "82501"),
+    ("Fairview", "TX", "75069"),
+    ("Georgetown", "KY", "40324"),
+    ("Salem", "OR", "97301"),
+    ("Madison", "WI", "53703"),
+]
+_THINGS = [
+    "Trading Card",
+    "Vintage Lens",
+    "Phone Case",
+    "Knee Brace",
+    "Saucer",
+    "Comic Book",
+    "Watch Strap",
+    "LEGO Minifigure",
+    "Vinyl Record",
+    "Camera Strap",
+]
 _ADJECTIVES = ["Rare", "New", "Used", "Boxed", "Signed", "Mint", "Lot of 3", "Graded"]
 _SERVICES = ["USPS Ground Advantage", "USPS Priority Mail", "UPS Ground", "eBay Standard Envelope"]
 _BAD_KINDS = ("impossible_date", "damaged_id", "invalid_money", "missing_key", "invalid_quantity")
@@ -123,7 +142,7 @@ def generate_orders_report(
         handle.write(HEADER + newline)
         writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator=newline)
         writer.writerow([""] * len(COLUMNS))
-        line = 3
+        line = 3  # bare commas, header, padding row
         while info.rows < rows:
             record_number += 1
             sale_day = start + timedelta(days=rng.randrange(700))
@@ -133,11 +152,13 @@ def generate_orders_report(
             bad = bad_every and rng.randrange(bad_every) < item_count
             kind = rng.choice(_BAD_KINDS) if bad else None
             for cells in _order_rows(order, items):
-                line += 1
+                start_line = line + 1
+                # Line breaks inside quoted cells (addresses) take physical lines.
+                line += 1 + sum(cell.count("\n") for cell in cells)
                 if kind is not None and cells[_INDEX["Item Number"]]:
                     _spoil(cells, kind)
                     info.bad_rows[kind] = info.bad_rows.get(kind, 0) + 1
-                    info.bad_lines.append(line)
+                    info.bad_lines.append(start_line)
                     kind = None
                 elif cells[_INDEX["Item Number"]]:
                     info.items += 1
@@ -157,11 +178,14 @@ def _order(rng: random.Random, record_number: int, sale_day: date) -> dict[str, 
     shipped = sale_day + timedelta(days=rng.randint(1, 4))
     return {
         "Sales Record Number": str(record_number),
-        "Order Number": f"{rng.randint(1, 27):02d}-{rng.randrange(10**5):05d}-{rng.randrange(10**5):05d}",
+        "Order Number": f"{rng.randint(1, 27):02d}-{rng.randrange(10**5):05d}"
+        f"-{rng.randrange(10**5):05d}",
         "Buyer Username": buyer,
         "Buyer Name": f"{first} {last}",
         "Buyer Email": f"{buyer}@example.com",
-        "Buyer Note": rng.choice(["", "", "", "Please ship fast, thanks!", 'Gift, "no" invoice please']),
+        "Buyer Note": rng.choice(
+            ["", "", "", "Please ship fast, thanks!", 'Gift, "no" invoice please']
+        ),
         "Ship To Name": f"{first} {last}",
         "Ship To Phone": f"+1 555 01{rng.randrange(100):02d}",
         "Ship To Address 1": f"{rng.randint(1, 9999)} Example Street",
@@ -208,7 +232,9 @@ def _order_rows(order: dict[str, str], items: list[dict[str, str]]) -> list[list
     }
     if len(items) == 1:
         return [_cells({**order, **items[0], **totals})]
-    shared = {k: order[k] for k in ("Sales Record Number", "Order Number", "Buyer Username", "Sale Date")}
+    shared = {
+        k: order[k] for k in ("Sales Record Number", "Order Number", "Buyer Username", "Sale Date")
+    }
     rows = [_cells({**order, **totals})]
     rows.extend(_cells({**shared, **item}) for item in items)
     return rows

@@ -88,6 +88,19 @@ class RedisServer:
         self.proc = None
 
 
+@pytest.fixture(scope="session")
+def redis_binary() -> str:
+    """The redis-server path (skips or fails like every real-Redis test when missing)."""
+    _require_binary()
+    return REDIS_SERVER
+
+
+@pytest.fixture(scope="session")
+def port_factory() -> Callable[[], int]:
+    """free_port, for tests that start their own servers."""
+    return free_port
+
+
 @pytest.fixture
 def unused_port() -> int:
     """A loopback port with nothing listening."""

@@ -2,15 +2,16 @@
 
 Usage: python redis_worker_proc.py URL QUEUE LEASE WORK_SECONDS
 
-It runs a JobManager with 4 workers on a RedisJobStore, counts every completion it
-recorded (a listener, so only writes the store accepted) in the hash
-``<test>:{QUEUE}:completions``, prints ``ready`` once running and stops on SIGTERM.
+It runs a JobManager with 4 workers on a RedisJobStore, records every completion it
+wrote (a listener, so only writes the store accepted) as a field ``<job id>|<random>`` of
+the hash ``test:{QUEUE}:completions``, prints ``ready`` once running and stops on SIGTERM.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -57,9 +58,11 @@ def main() -> None:
     )
 
     def count(event: JobEvent) -> None:
+        # one field per event, so a write resent after a Redis restart is not counted twice
+        field = f"{event.job.id}|{secrets.token_hex(4)}"
         for _ in range(50):  # the test may restart Redis under us
             try:
-                counter.hincrby(completions_key(queue), event.job.id, 1)
+                counter.hset(completions_key(queue), field, 1)
                 return
             except redis.RedisError:
                 time.sleep(0.1)

@@ -338,10 +338,10 @@ def test_every_script_call_uses_keys_of_one_cluster_slot(
 ) -> None:
     from redis.crc import key_slot
 
-    seen: list[tuple[str, list[str]]] = []
+    seen: list[tuple[str, list[Any]]] = []
     real = store._script
 
-    def spy(action: str, name: str, keys: list[str], args: list[Any]) -> Any:
+    def spy(action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
         seen.append((name, keys))
         return real(action, name, keys, args)
 
@@ -368,7 +368,7 @@ def test_every_script_call_uses_keys_of_one_cluster_slot(
         "PURGE",
         "RECENT",
     }
-    slots = {key_slot(key.encode()) for _, keys in seen for key in keys}
+    slots = {key_slot(k if isinstance(k, bytes) else k.encode()) for _, ks in seen for k in ks}
     assert slots == {key_slot(store.keys.job("x").encode())}
 
 
