@@ -64,6 +64,9 @@ class MemoryJobStore:
         self._counts: Counter[tuple[object, JobStatus]] = Counter()
         self._recent: dict[int, Counter[tuple[object, str, JobStatus]]] = {}
         self._closed = False
+        self._waiting = 0  # threads in wait_for_work: creates skip the notify when none wait
+        self._hour = -1  # the hour bucket last written, cached for the hot path
+        self._hour_counts: Counter[tuple[object, str, JobStatus]] = Counter()
 
     # -- clock -----------------------------------------------------------------------
 
@@ -106,7 +109,7 @@ class MemoryJobStore:
                 self._count(rec, None, rec.status, now)
                 self._enqueue(rec, now)
                 out.append((rec.id, True))
-            self._work.notify_all()
+            self._wake_waiters()
         return out
 
     # -- reading ------------------------------------------------------------------------
@@ -183,7 +186,11 @@ class MemoryJobStore:
                 return
             if self._scheduled:
                 timeout = min(timeout, max(0.0, self._scheduled[0][0] - self.now()))
-            self._work.wait(timeout)
+            self._waiting += 1
+            try:
+                self._work.wait(timeout)
+            finally:
+                self._waiting -= 1
 
     def heartbeat(
         self, worker_id: str, leases: Mapping[str, int], lease: float
@@ -303,7 +310,7 @@ class MemoryJobStore:
         if status in _WAITING:
             rec.due_at = now + delay
             self._enqueue(rec, now)
-            self._work.notify_all()
+            self._wake_waiters()
 
     def _move(self, rec: JobRecord, status: JobStatus, now: float) -> None:
         old = rec.status
@@ -342,11 +349,16 @@ class MemoryJobStore:
         self._counts[(ALL, new)] += 1
         self._counts[(acct, new)] += 1
         hour = int(now // _HOUR)
-        bucket = self._recent.get(hour)
-        if bucket is None:
-            bucket = self._recent[hour] = Counter()
+        if hour != self._hour:
+            self._hour = hour
+            self._hour_counts = self._recent.setdefault(hour, Counter())
+        bucket = self._hour_counts
         bucket[(ALL, rec.job_type, new)] += 1
         bucket[(acct, rec.job_type, new)] += 1
+
+    def _wake_waiters(self) -> None:
+        if self._waiting:
+            self._work.notify_all()
 
     @staticmethod
     def _own_acct(rec: JobRecord) -> object:

@@ -59,10 +59,10 @@ class Listings:
     def moved(self, rec: JobRecord, old: JobStatus) -> None:
         """Re-index a job whose status changed from ``old`` to ``rec.status``."""
         acct = self._account_key(rec)
-        for key in ((ALL, old), (acct, old)):
-            self._went_stale(key)
-        for key in ((ALL, rec.status), (acct, rec.status)):
-            self._list(key).add(rec.id)
+        self._went_stale((ALL, old))
+        self._went_stale((acct, old))
+        self._list((ALL, rec.status)).add(rec.id)
+        self._list((acct, rec.status)).add(rec.id)
 
     def removed(self, rec: JobRecord) -> None:
         """Forget a purged job (already gone from the jobs dict)."""
@@ -103,9 +103,7 @@ class Listings:
         return entry
 
     def _went_stale(self, key: tuple[Hashable, JobStatus | None]) -> None:
-        entry = self._lists.get(key)
-        if entry is None:
-            return
+        entry = self._lists[key]  # a job leaves only lists it was added to
         entry.stale += 1
         if entry.stale > _COMPACT_AT and entry.stale * 2 > len(entry.ids):
             status = key[1]
