@@ -18,9 +18,9 @@ import threading
 import time
 from typing import Any
 
+import redis
 from pydantic import BaseModel
 
-import redis
 from threadjobs import Handler, JobContext, JobEvent, JobManager, JobStatus
 from threadjobs.stores import RedisJobStore
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import redis
+
 from threadjobs import JobManager, JobStatus
 from threadjobs._store import Finish
 from threadjobs.stores import RedisJobStore

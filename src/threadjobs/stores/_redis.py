@@ -28,11 +28,10 @@ from . import _redis_scripts as scripts
 from ._redis_keys import ALL_ACCOUNTS, QueueKeys, decode_account, encode_account
 
 try:
+    import redis
     import redis.exceptions as redis_errors
     from redis.backoff import ExponentialWithJitterBackoff
     from redis.retry import Retry
-
-    import redis
 except ImportError:  # pragma: no cover - exercised only without the extra
     redis = None  # type: ignore[assignment]
 

@@ -1,0 +1,246 @@
+"""Benchmark: threadjobs on Redis beside Huey's thread consumer, on one local redis-server.
+
+Not a test. Run from an environment with the bench-only extra (``pip install huey``):
+
+    python bench/bench_redis.py [--jobs 10000] [--workers 4] [--skip-huey]
+
+It starts its own redis-server (``--save '' --appendonly no``) on a free loopback port,
+so nothing else on the machine is touched, and prints one table. Measured:
+
+* enqueue rate: single submits, one after another, from one thread;
+* bulk enqueue rate: one ``submit_many`` call (Huey has no bulk enqueue);
+* end to end: N no-op jobs submitted one by one while the workers run, until the last
+  has finished (the full lifecycle recorded: queued, running, completed, counters);
+* enqueue-to-start latency p50/p99, from the submit call to the handler starting;
+* Redis commands per job (INFO commandstats; commands run inside Lua scripts count too,
+  and ``evalsha`` calls are the round trips);
+* idle Redis commands per second of one process with workers and nothing to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import redis
+from pydantic import BaseModel
+
+from threadjobs import Handler, JobContext, JobManager, JobStatus
+from threadjobs.stores import RedisJobStore
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A throwaway redis-server; yields its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="bench-redis-")
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.02)  # waiting for the server process to listen
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def commandstats(client: redis.Redis) -> dict[str, int]:
+    """Calls per command since the last CONFIG RESETSTAT."""
+    info = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in info.items()}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- threadjobs ------------------------------------------------------------------------
+
+
+class Noop(BaseModel):
+    sent: float = 0.0
+
+
+def bench_threadjobs(url: str, jobs: int, workers: int) -> dict[str, float]:
+    admin = redis.Redis.from_url(url)
+    latencies: list[float] = []
+    done = threading.Event()
+    lock = threading.Lock()
+
+    class NoopHandler(Handler[Noop]):
+        job_type = "noop"
+
+        def run(self, ctx: JobContext, params: Noop) -> None:
+            started = time.time()
+            with lock:
+                latencies.append(started - params.sent)
+                if len(latencies) == jobs:
+                    done.set()
+
+    out: dict[str, float] = {}
+
+    # enqueue rate: a producer-only manager, nothing consumes
+    producer = JobManager(store=RedisJobStore.from_url(url, queue="enq"), max_workers=0)
+    producer.register(NoopHandler())
+    t0 = time.perf_counter()
+    for _ in range(jobs):
+        producer.submit("noop", params={"sent": 0.0})
+    out["enqueue/s"] = jobs / (time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    producer2 = JobManager(store=RedisJobStore.from_url(url, queue="bulk"), max_workers=0)
+    producer2.register(NoopHandler())
+    t0 = time.perf_counter()
+    producer2.submit_many("noop", [{"sent": 0.0}] * jobs)
+    out["bulk enqueue/s"] = jobs / (time.perf_counter() - t0)
+    producer.shutdown()
+    producer2.shutdown()
+
+    # end to end: workers running while jobs are submitted one by one
+    store = RedisJobStore.from_url(url, queue="e2e")
+    manager = JobManager(store=store, max_workers=workers)
+    manager.register(NoopHandler())
+    time.sleep(0.5)  # let the idle workers settle into their wait before measuring
+    admin.config_resetstat()
+    t0 = time.perf_counter()
+    for _ in range(jobs):
+        manager.submit("noop", params={"sent": time.time()})
+    assert done.wait(300), "jobs did not finish"
+    # the handler has started the last job; wait for its completion to be recorded
+    while store.counts()[JobStatus.COMPLETED] < jobs:
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - t0
+    stats = commandstats(admin)
+    out["end-to-end/s"] = jobs / elapsed
+    out["start p50 ms"] = statistics.median(latencies) * 1000
+    out["start p99 ms"] = pct(latencies, 0.99) * 1000
+    out["redis cmds/job"] = sum(stats.values()) / jobs
+    out["round trips/job"] = (stats.get("evalsha", 0) + stats.get("hgetall", 0)) / jobs
+
+    # idle: the same manager, nothing to do
+    time.sleep(1.0)
+    admin.config_resetstat()
+    time.sleep(5.0)
+    out["idle cmds/s"] = sum(commandstats(admin).values()) / 5.0 - 1 / 5.0  # minus INFO itself
+    manager.shutdown()
+    admin.close()
+    return out
+
+
+# -- huey -------------------------------------------------------------------------------
+
+
+def bench_huey(url: str, jobs: int, workers: int) -> dict[str, float]:
+    from huey import RedisHuey
+    from huey.consumer import Consumer
+
+    admin = redis.Redis.from_url(url)
+    admin.flushdb()
+    huey = RedisHuey("bench", url=url, results=False)
+    latencies: list[float] = []
+    done = threading.Event()
+    lock = threading.Lock()
+
+    @huey.task()
+    def noop(sent: float) -> None:
+        started = time.time()
+        with lock:
+            latencies.append(started - sent)
+            if len(latencies) == jobs:
+                done.set()
+
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    for _ in range(jobs):
+        noop(0.0)
+    out["enqueue/s"] = jobs / (time.perf_counter() - t0)
+    huey.flush()
+    latencies.clear()
+
+    consumer = Consumer(huey, workers=workers, worker_type="thread", periodic=False)
+    consumer._set_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    admin.config_resetstat()
+    t0 = time.perf_counter()
+    for _ in range(jobs):
+        noop(time.time())
+    assert done.wait(300), "huey did not finish"
+    elapsed = time.perf_counter() - t0
+    stats = commandstats(admin)
+    out["end-to-end/s"] = jobs / elapsed
+    out["start p50 ms"] = statistics.median(latencies) * 1000
+    out["start p99 ms"] = pct(latencies, 0.99) * 1000
+    out["redis cmds/job"] = sum(stats.values()) / jobs
+    time.sleep(1.0)
+    admin.config_resetstat()
+    time.sleep(5.0)
+    out["idle cmds/s"] = sum(commandstats(admin).values()) / 5.0 - 1 / 5.0
+    logging.getLogger("huey").setLevel(logging.CRITICAL)  # its threads outlive the server
+    consumer.stop(graceful=False)
+    admin.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--skip-huey", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    runs: list[tuple[str, Callable[[str, int, int], dict[str, float]]]] = [
+        ("threadjobs", bench_threadjobs)
+    ]
+    if not args.skip_huey:
+        runs.append(("huey", bench_huey))
+    for name, bench in runs:
+        with redis_server() as url:
+            results[name] = bench(url, args.jobs, args.workers)
+    metrics: list[str] = []
+    for res in results.values():
+        metrics += [m for m in res if m not in metrics]
+    names = list(results)
+    print(f"{args.jobs} no-op jobs, {args.workers} worker threads, one process, local Redis")
+    print(f"| metric | {' | '.join(names)} |" + (" ratio |" if len(names) == 2 else ""))
+    print("| --- |" + " --- |" * (len(names) + (len(names) == 2)))
+    for metric in metrics:
+        cells = [f"{results[n][metric]:,.2f}" if metric in results[n] else "—" for n in names]
+        ratio = ""
+        if (
+            len(names) == 2
+            and all(metric in results[n] for n in names)
+            and results[names[1]][metric]
+        ):
+            ratio = f" {results[names[0]][metric] / results[names[1]][metric]:.2f} |"
+        print(
+            f"| {metric} | {' | '.join(cells)} |" + (ratio or (" — |" if len(names) == 2 else ""))
+        )
+
+
+if __name__ == "__main__":
+    main()
