@@ -279,6 +279,16 @@ class JobStore(Protocol):
         """
         ...
 
+    def finish_and_claim(
+        self, job_id: str, attempt: int, finish: Finish, worker_id: str, limit: int, lease: float
+    ) -> tuple[JobRecord | None, list[JobRecord]]:
+        """``finish(...)`` then ``claim(worker_id, limit, lease)``, in one round trip if possible.
+
+        A busy worker records one job and takes the next in one store call. The claim
+        happens whether or not the finish was accepted.
+        """
+        ...
+
     def cancel(self, job_id: str) -> tuple[CancelOutcome, JobRecord | None]:
         """Cancel a waiting job at once, or flag a running one. Never touches terminal jobs."""
         ...

@@ -174,16 +174,10 @@ class WorkerPool:
         """Run ``rec``, then keep taking due jobs until none is left; then free the slot."""
         while True:
             run = self._start(rec)
-            self._run(run)
+            more = self._run(run)
             if run.abandoned:
                 self._thread_returned(run)
                 return  # the supervisor already gave this thread's slot to a replacement
-            if self._stopping.is_set():
-                break
-            try:
-                more = self._claim(1)
-            except StoreError:
-                break
             if not more:
                 break
             rec = more[0]
@@ -209,37 +203,53 @@ class WorkerPool:
         self._emit(rec, JobStatus.QUEUED if rec.failures == 0 else JobStatus.RETRYING)
         return run
 
-    def _run(self, run: Run) -> None:
+    def _run(self, run: Run) -> list[JobRecord]:
+        """Run one job and record it; return the next job(s) claimed in the same store call."""
         try:
             outcome = execute(run)
             with run.ctx.lock:
                 if run.abandoned:
-                    return
+                    return []
                 run.closed = True
             if run.ctx.dirty and not run.lost:
                 run.ctx.flush()
-            self._record(run, decide(run, outcome, self._rng, self.store.now()))
+            finish = decide(run, outcome, self._rng, self.store.now())
+            return self._record(run, finish, claim_next=not self._stopping.is_set())
         except BaseException:
             log.exception("threadjobs: internal error while running job %s", run.job_id)
+            return []
         finally:
             if not run.abandoned:
                 self._forget(run)
 
-    def _record(self, run: Run, finish: Finish) -> None:
-        """Write the outcome, retrying while the store is briefly unavailable."""
+    def _record(self, run: Run, finish: Finish, claim_next: bool = False) -> list[JobRecord]:
+        """Write the outcome, retrying while the store is briefly unavailable.
+
+        With ``claim_next`` the same store call claims this thread's next job, so a busy
+        worker pays one round trip per job instead of two.
+        """
         if run.lost:
             log.warning("threadjobs: job %s lost its lease; its outcome is discarded", run.job_id)
-            return
+            return []
         deadline = time.monotonic() + self.config.lease
         delay = 0.05
+        more: list[JobRecord] = []
         while True:
             try:
-                updated = self.store.finish(run.job_id, run.attempt, finish)
+                if claim_next:
+                    updated, more = self.store.finish_and_claim(
+                        run.job_id, run.attempt, finish, self.worker_id, 1, self.config.lease
+                    )
+                else:
+                    updated = self.store.finish(run.job_id, run.attempt, finish)
                 break
             except StoreError as exc:
                 if time.monotonic() + delay > deadline:
                     log.error("threadjobs: could not record job %s: %s", run.job_id, exc)
-                    return
+                    return []
+                # a claim whose reply was lost would strand jobs until their lease lapses:
+                # retry the finish alone
+                claim_next = False
                 time.sleep(delay)  # backing off from an unavailable store, not synchronising
                 delay = min(delay * 2, 1.0)
         if updated is None:
@@ -249,8 +259,9 @@ class WorkerPool:
                 run.job_id,
                 run.attempt,
             )
-            return
-        self._emit(updated, JobStatus.RUNNING)
+        else:
+            self._emit(updated, JobStatus.RUNNING)
+        return more
 
     def _save_progress(self, job_id: str, attempt: int, progress: Any) -> None:
         try:
@@ -371,7 +382,8 @@ class WorkerPool:
             self.request_stop(job_id, JobCancelled)
         elif state is LeaseState.LOST:
             run = self._runs.get(job_id)
-            if run is not None and not run.lost:
+            # a run that is closed was just recorded: the heartbeat raced its finish
+            if run is not None and not run.lost and not run.closed:
                 run.lost = True
                 log.warning("threadjobs: job %s is no longer held by this worker", job_id)
                 self.request_stop(job_id, JobCancelled)

@@ -233,6 +233,12 @@ class MemoryJobStore:
             self._end_run(rec, finish.status, now, delay=finish.retry_in)
             return rec.copy()
 
+    def finish_and_claim(
+        self, job_id: str, attempt: int, finish: Finish, worker_id: str, limit: int, lease: float
+    ) -> tuple[JobRecord | None, list[JobRecord]]:
+        """Record the end of one run and claim the next jobs; each step atomic."""
+        return self.finish(job_id, attempt, finish), self.claim(worker_id, limit, lease)
+
     def cancel(self, job_id: str) -> tuple[CancelOutcome, JobRecord | None]:
         """Cancel a waiting job now; flag a running one; leave a terminal one alone."""
         with self._lock:

@@ -376,6 +376,12 @@ class RedisJobStore:
             return None
         return _record(_pairs(reply[1]), job_id)
 
+    def finish_and_claim(
+        self, job_id: str, attempt: int, finish: Finish, worker_id: str, limit: int, lease: float
+    ) -> tuple[JobRecord | None, list[JobRecord]]:
+        """Record the end of one run, then claim the next jobs."""
+        return self.finish(job_id, attempt, finish), self.claim(worker_id, limit, lease)
+
     def cancel(self, job_id: str) -> tuple[CancelOutcome, JobRecord | None]:
         """Cancel a waiting job now; flag a running one; leave a terminal one alone."""
         reply = self._script(

@@ -167,6 +167,35 @@ def check_complete_and_fencing(store: JobStore) -> None:
     assert final is not None and final.status is JobStatus.COMPLETED and final.errors == []
 
 
+def check_finish_and_claim(store: JobStore) -> None:
+    first, second, third = new_job(), new_job(), new_job()
+    store.create_many([first, second, third])
+    rec = store.claim("w1", 1, LONG)[0]
+    done, more = store.finish_and_claim(
+        first.id, rec.attempts, Finish(JobStatus.COMPLETED, result=1), "w1", 1, LONG
+    )
+    assert done is not None and done.status is JobStatus.COMPLETED and done.result == 1
+    assert [r.id for r in more] == [second.id] and more[0].worker_id == "w1"
+    rejected, more = store.finish_and_claim(
+        first.id, rec.attempts, Finish(JobStatus.FAILED, error=_error(1)), "w2", 5, LONG
+    )
+    assert rejected is None, "a stale finish is refused"
+    assert [r.id for r in more] == [third.id], "the claim happens anyway"
+    done, more = store.finish_and_claim(second.id, 1, Finish(JobStatus.COMPLETED), "w1", 1, LONG)
+    assert done is not None and more == []
+
+
+def check_jobs_without_account(store: JobStore) -> None:
+    anonymous, owned = new_job(account_id=None), new_job(account_id=5)
+    store.create(anonymous)
+    store.create(owned)
+    everyone, _ = store.list_jobs(None, None, 10, None)
+    assert [r.id for r in everyone] == [owned.id, anonymous.id], "listed once each"
+    assert store.counts()[JobStatus.QUEUED] == 2
+    assert store.recent_counts()["demo"][JobStatus.QUEUED] == 2
+    assert store.get(anonymous.id) is not None and store.get(anonymous.id).account_id is None
+
+
 def check_retry_and_release(store: JobStore) -> None:
     job = new_job()
     store.create(job)
@@ -317,6 +346,8 @@ CHECKS: tuple[Callable[[JobStore], None], ...] = (
     check_delayed_job,
     check_concurrent_claims_take_each_job_once,
     check_complete_and_fencing,
+    check_finish_and_claim,
+    check_jobs_without_account,
     check_retry_and_release,
     check_cancel,
     check_cancel_racing_completion,
