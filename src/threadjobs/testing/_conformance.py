@@ -193,7 +193,8 @@ def check_jobs_without_account(store: JobStore) -> None:
     assert [r.id for r in everyone] == [owned.id, anonymous.id], "listed once each"
     assert store.counts()[JobStatus.QUEUED] == 2
     assert store.recent_counts()["demo"][JobStatus.QUEUED] == 2
-    assert store.get(anonymous.id) is not None and store.get(anonymous.id).account_id is None
+    rec = store.get(anonymous.id)
+    assert rec is not None and rec.account_id is None
 
 
 def check_retry_and_release(store: JobStore) -> None:
