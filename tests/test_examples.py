@@ -12,6 +12,10 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 # example -> (arguments, text its output must contain)
 RUNS: dict[str, tuple[list[str], list[str]]] = {
+    "csv_import_demo.py": (
+        ["--rows", "3000"],
+        ["generated eBay-OrdersReport-demo.csv: 3000 rows", ": completed", "errors by reason:"],
+    ),
     "quickstart.py": (
         [],
         [
