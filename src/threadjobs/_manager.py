@@ -7,7 +7,6 @@ It validates and submits jobs, answers questions about them, and (unless
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
 import secrets
@@ -19,7 +18,6 @@ from types import TracebackType
 from typing import Any
 
 import pydantic
-import pydantic_core
 
 from ._errors import (
     ConfigurationError,
@@ -29,12 +27,12 @@ from ._errors import (
     JobNotFound,
     ManagerClosed,
     SubmitError,
-    UnknownJobType,
     WaitTimeout,
 )
 from ._handler import Handler
 from ._models import Job, JobEvent, JobPage, JobStats, JobStatus
 from ._store import CancelOutcome, JobRecord, JobStore, NewJob
+from ._submit import DEFAULT_PRIORITY, IdMaker, build_job, parse_status
 from ._worker import PoolConfig, WorkerPool
 
 __all__ = ["JobManager", "Listener"]
@@ -44,7 +42,6 @@ log = logging.getLogger("threadjobs")
 Listener = Callable[[JobEvent], None]
 """A function called with a :class:`JobEvent` after each status change."""
 
-MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 0, 10, 5
 MAX_LIST_LIMIT = 1000
 
 
@@ -129,7 +126,7 @@ class JobManager:
         self._changed = threading.Condition()
         self._waiters = 0  # threads inside wait(); emit() skips the notify when there are none
         self._closed = False
-        self._ids = _IdMaker()
+        self._ids = IdMaker()
         self._config = PoolConfig(
             max_workers=max_workers,
             spare_threads=max_workers if spare_threads is None else spare_threads,
@@ -334,7 +331,7 @@ class JobManager:
         """
         if not (isinstance(limit, int) and 1 <= limit <= MAX_LIST_LIMIT):
             raise SubmitError(f"limit must be an int from 1 to {MAX_LIST_LIMIT}", field="limit")
-        wanted = _status(status)
+        wanted = parse_status(status)
         records, next_cursor = self.store.list_jobs(account_id, wanted, limit, cursor)
         return JobPage(jobs=tuple(r.to_job() for r in records), next_cursor=next_cursor)
 
@@ -426,56 +423,17 @@ class JobManager:
     ) -> NewJob:
         if self._closed:
             raise ManagerClosed("this JobManager was shut down; create a new one")
-        handler = self._handlers.get(job_type) if isinstance(job_type, str) else None
-        if handler is None:
-            known = ", ".join(sorted(self._handlers)) or "none registered yet"
-            raise UnknownJobType(
-                f"unknown job type {job_type!r} (registered: {known}); "
-                "call manager.register(YourHandler()) first",
-                field="job_type",
-            )
-        if account_id is not None and (
-            isinstance(account_id, bool) or not isinstance(account_id, (int, str))
-        ):
-            raise SubmitError("account_id must be an int, a str or None", field="account_id")
-        if (
-            isinstance(priority, bool)
-            or not isinstance(priority, int)
-            or not MIN_PRIORITY <= priority <= MAX_PRIORITY
-        ):
-            raise SubmitError(
-                f"priority must be an int from {MIN_PRIORITY} (lowest) to {MAX_PRIORITY} "
-                f"(highest), got {priority!r}",
-                field="priority",
-            )
-        retries = handler.max_retries if max_retries is None else max_retries
-        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
-            raise SubmitError(
-                f"max_retries must be an int from 0 to 100, got {retries!r}", field="max_retries"
-            )
-        limit = handler.timeout if timeout is None else timeout
-        if limit is not None and not _positive_number(limit):
-            raise SubmitError(
-                f"timeout must be a number of seconds > 0, got {limit!r}", field="timeout"
-            )
-        if not _non_negative_number(delay):
-            raise SubmitError(
-                f"delay must be a number of seconds >= 0, got {delay!r}", field="delay"
-            )
-        if dedup_key is not None and not (isinstance(dedup_key, str) and 0 < len(dedup_key) <= 200):
-            raise SubmitError(
-                "dedup_key must be a non-empty str of at most 200 characters", field="dedup_key"
-            )
-        return NewJob(
-            id=self._ids.next(),
-            job_type=job_type,
-            account_id=account_id,
-            params=_validate_params(handler, params),
-            priority=priority,
-            max_retries=retries,
-            timeout=None if limit is None else float(limit),
-            delay=float(delay),
-            dedup_key=dedup_key,
+        return build_job(
+            self._handlers,
+            self._ids.next(),
+            job_type,
+            account_id,
+            params,
+            priority,
+            max_retries,
+            timeout,
+            delay,
+            dedup_key,
         )
 
     def _emit_new(self, job: NewJob) -> None:
@@ -503,83 +461,6 @@ class JobManager:
                 log.exception("threadjobs: listener %r failed for job %s", listener, rec.id)
 
 
-def _validate_params(
-    handler: Handler[Any], params: Mapping[str, Any] | pydantic.BaseModel | None
-) -> dict[str, Any]:
-    model = handler.params_model
-    try:
-        if isinstance(params, pydantic.BaseModel):
-            value = model.model_validate(params.model_dump())
-        else:
-            value = model.model_validate(dict(params or {}))
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        field = "params." + ".".join(str(p) for p in first["loc"]) if first["loc"] else "params"
-        raise InvalidParams(
-            f"{field}: {first['msg']} (job type {handler.job_type!r} expects "
-            f"{model.__name__}); {exc.error_count()} error(s) in all",
-            field=field,
-            errors=[dict(e) for e in exc.errors(include_url=False)],
-        ) from None
-    except TypeError as exc:
-        raise InvalidParams(
-            f"params must be a mapping or a pydantic model: {exc}", field="params"
-        ) from None
-    try:
-        # mode="json" refuses what JSON cannot hold, so the store never sees it
-        dumped = value.model_dump(mode="json")
-    except (pydantic_core.PydanticSerializationError, ValueError) as exc:
-        raise InvalidParams(f"params are not JSON-serialisable: {exc}", field="params") from None
-    return dumped
-
-
-def _status(status: JobStatus | str | None) -> JobStatus | None:
-    if status is None:
-        return None
-    try:
-        return JobStatus(status)
-    except ValueError:
-        names = ", ".join(s.value for s in JobStatus)
-        raise SubmitError(
-            f"unknown status {status!r}; use one of {names}", field="status"
-        ) from None
-
-
-def _positive_number(value: object) -> bool:
-    return _non_negative_number(value) and float(value) > 0  # type: ignore[arg-type]
-
-
-def _non_negative_number(value: object) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value >= 0
-    )
-
-
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigurationError(message)
-
-
-class _IdMaker:
-    """Time-ordered ids: sorting ids sorts jobs by submit time (listings rely on it).
-
-    16 hex digits of microseconds since the epoch, made strictly increasing in this
-    process, then 8 random hex digits so ids from different processes never collide.
-    """
-
-    def __init__(self) -> None:
-        self._last = 0
-        self._lock = threading.Lock()
-        # uniqueness, not secrecy: seeded from os.urandom, far cheaper than secrets per id
-        self._random = random.Random()
-
-    def next(self) -> str:
-        with self._lock:
-            now = time.time_ns() // 1000
-            self._last = now if now > self._last else self._last + 1
-            stamp = self._last
-            suffix = self._random.getrandbits(32)
-        return f"{stamp:016x}{suffix:08x}"
