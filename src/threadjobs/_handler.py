@@ -155,3 +155,9 @@ class Handler(Generic[P]):
             raise ConfigurationError(f"{name}.retry_policy must be a threadjobs.RetryPolicy")
         if cls.run is Handler.run:
             raise ConfigurationError(f"{name} must implement run(self, ctx, params)")
+        model = cls.params_model
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or model is BaseModel:
+            raise ConfigurationError(
+                f"{name} has no params model: declare one as `class {name}(Handler[MyParams])` "
+                "(an empty `class MyParams(BaseModel): pass` for a job without params)"
+            )

@@ -169,6 +169,11 @@ class JobManager:
         self._ensure_workers()
         return handler
 
+    @property
+    def job_types(self) -> list[str]:
+        """The job types registered on this manager, sorted."""
+        return sorted(self._handlers)
+
     def add_listener(
         self, listener: Listener, statuses: Iterable[JobStatus | str] | None = None
     ) -> Callable[[], None]:

@@ -82,6 +82,9 @@ class WorkerPool:
         self._stopping = threading.Event()  # no more claims
         self._stopped = threading.Event()  # supervisor must exit
         self.stuck_threads = 0
+        # jobs this pool claimed and has not yet recorded, started or not: what shutdown
+        # waits for (a claimed job sits in the executor's queue before it is a run)
+        self._claimed = 0
         self._threads = [
             threading.Thread(target=self._dispatch, name="threadjobs-dispatcher", daemon=True),
             threading.Thread(target=self._supervise, name="threadjobs-supervisor", daemon=True),
@@ -132,7 +135,7 @@ class WorkerPool:
             )
 
     def _wait_idle(self, deadline: float) -> None:
-        while self._runs and time.monotonic() < deadline:
+        while self._claimed and time.monotonic() < deadline:
             with self._wake:
                 self._wake.wait(min(0.05, max(0.0, deadline - time.monotonic())))
 
@@ -155,6 +158,8 @@ class WorkerPool:
                 log.warning("threadjobs: claiming failed (%s); retrying in %.1fs", exc, backoff)
             for _ in range(free - len(claimed)):
                 self._slots.release()
+            with self._runs_lock:
+                self._claimed += len(claimed)
             for rec in claimed:
                 self._executor.submit(self._work, rec)
             if backoff:
@@ -173,6 +178,9 @@ class WorkerPool:
     def _work(self, rec: JobRecord) -> None:
         """Run ``rec``, then keep taking due jobs until none is left; then free the slot."""
         while True:
+            if self._stopping.is_set():
+                self._release_unstarted(rec)
+                break
             run = self._start(rec)
             more = self._run(run)
             if run.abandoned:
@@ -180,8 +188,18 @@ class WorkerPool:
                 return  # the supervisor already gave this thread's slot to a replacement
             if not more:
                 break
+            with self._runs_lock:
+                self._claimed += len(more)
             rec = more[0]
         self._slots.release()
+
+    def _release_unstarted(self, rec: JobRecord) -> None:
+        """Give a job claimed just before shutdown back to the queue, uncharged."""
+        try:
+            self.store.finish(rec.id, rec.attempts, Finish(JobStatus.QUEUED))
+        except StoreError as exc:  # its lease will lapse and another worker recovers it
+            log.warning("threadjobs: could not release job %s at shutdown: %s", rec.id, exc)
+        self._unclaim()
 
     def _start(self, rec: JobRecord) -> Run:
         ctx = JobContext(
@@ -275,6 +293,11 @@ class WorkerPool:
         with self._runs_lock:
             if self._runs.get(run.job_id) is run:
                 del self._runs[run.job_id]
+        self._unclaim()
+
+    def _unclaim(self) -> None:
+        with self._runs_lock:
+            self._claimed -= 1
         if self._stopping.is_set():  # shutdown is waiting for the pool to drain
             with self._wake:
                 self._wake.notify_all()
@@ -350,6 +373,7 @@ class WorkerPool:
             if self._runs.get(run.job_id) is run:
                 del self._runs[run.job_id]
             stuck = self.stuck_threads
+        self._unclaim()
         now = self.store.now()
         if reason is JobCancelled:
             finish = Finish(JobStatus.CANCELLED)

@@ -22,6 +22,7 @@ from threadjobs import (
     SubmitError,
     WaitTimeout,
 )
+from threadjobs._store import JobRecord
 
 from .handlers import Echo, Flaky, Gate, NParams
 
@@ -274,3 +275,32 @@ def test_manager_is_a_context_manager() -> None:
         job_id = manager.submit("echo")
         manager.wait(job_id, timeout=10)
     assert echo.runs[job_id] == 1
+
+
+def test_a_job_claimed_as_shutdown_begins_goes_back_uncharged() -> None:
+    claimed, go = threading.Event(), threading.Event()
+
+    class SlowHandOff(MemoryJobStore):
+        """Holds a claimed job between the claim and its start, as a busy executor would."""
+
+        def claim(self, worker_id: str, limit: int, lease: float) -> list[JobRecord]:
+            records = super().claim(worker_id, limit, lease)
+            if records:
+                claimed.set()
+                go.wait(10)
+            return records
+
+    echo = Echo()
+    store = SlowHandOff()
+    manager = JobManager(store=store, max_workers=1)
+    manager.register(echo)
+    job_id = manager.submit("echo")
+    assert claimed.wait(10)
+    stopper = threading.Thread(target=manager.shutdown, kwargs={"timeout": 5})
+    stopper.start()
+    assert manager._pool is not None and manager._pool._stopping.wait(10)
+    go.set()
+    stopper.join(10)
+    job = manager.get(job_id)
+    assert job.status is JobStatus.QUEUED and job.attempts == 1 and job.errors == ()
+    assert echo.runs[job_id] == 0

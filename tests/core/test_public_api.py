@@ -13,7 +13,7 @@ import threadjobs.testing
 
 def test_all_lists_exactly_the_public_names() -> None:
     public = {name for name in vars(threadjobs) if not name.startswith("_")}
-    submodules = {"stores", "testing", "ext"}
+    submodules = {"stores", "testing", "ext", "cli"}
     assert set(threadjobs.__all__) == public - submodules
     assert len(threadjobs.__all__) == len(set(threadjobs.__all__))
 

@@ -150,6 +150,15 @@ def test_register_rejects_mistakes(make_manager: Callable[..., JobManager]) -> N
     with pytest.raises(ConfigurationError, match="job_type"):
         manager.register(NoType())
 
+    class NoModel(Handler):  # type: ignore[type-arg]
+        job_type = "no_model"
+
+        def run(self, ctx: JobContext, params: NParams) -> None:
+            return None
+
+    with pytest.raises(ConfigurationError, match="params model"):
+        manager.register(NoModel())
+
     class BadTimeout(Echo):
         timeout = -1
 
@@ -158,6 +167,7 @@ def test_register_rejects_mistakes(make_manager: Callable[..., JobManager]) -> N
     manager.register(Echo())
     with pytest.raises(ConfigurationError, match="already registered"):
         manager.register(Echo())
+    assert manager.job_types == ["echo"]
 
 
 def test_manager_options_are_checked() -> None:
