@@ -158,3 +158,22 @@ def test_progress_bytes_reach_the_file_size(write_csv: WriteCsv) -> None:
             seen.append(reader.bytes_read)
         assert seen == sorted(seen)
         assert reader.bytes_read == reader.size == path.stat().st_size
+
+
+def test_chunked_decoding_matches_line_by_line_across_many_chunks(write_csv: WriteCsv) -> None:
+    # The reader decodes ~32 KiB of lines at a time and falls back to line by
+    # line for a chunk that is not UTF-8: a stray cp1252 line deep in a large
+    # UTF-8 file, and quoted line breaks across chunk ends, must read the same.
+    lines = [ORDERS_HEADER]
+    lines += [f'"{i}","04-{i}","bøb {i}","two\r\nlines","$1"' for i in range(3000)]
+    path = write_csv(lines)
+    with path.open("ab") as handle:
+        handle.write('\r\n"x","04-x","Jos\xe9","x","$1"'.encode("latin-1"))
+    with CsvReader(path) as reader:
+        data = [(row.line, row.cells[2]) for row in reader]
+        assert reader.bytes_read == reader.size
+        assert reader.warnings == ["1 line(s) were not valid UTF-8 and were read as cp1252"]
+    assert len(data) == 3001
+    assert data[0] == (2, "bøb 0")
+    assert data[2999] == (2 + 2 * 2999, "bøb 2999")
+    assert data[3000] == (2 + 2 * 3000, "Jos\u00e9")

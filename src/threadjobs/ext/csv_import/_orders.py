@@ -14,8 +14,6 @@ only the current order in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from ._models import OrderRow
 from ._tables import Record, amount, currency_of
 
@@ -40,9 +38,9 @@ _ORDER_TEXT_FIELDS = (
 class OrderGrouper:
     """Turn a stream of valid order rows into order records.
 
-    Feed rows in file order with :meth:`add`; it returns the records of the
-    orders that are complete (a row of a different order arrived). Call
-    :meth:`flush` at the end for the last order.
+    Feed rows in file order with :meth:`add`; it returns the record of the
+    order that is complete (a row of a different order arrived), else ``None``.
+    Call :meth:`flush` at the end for the last order.
     """
 
     def __init__(self) -> None:
@@ -54,21 +52,23 @@ class OrderGrouper:
         """Rows of the order still being collected."""
         return len(self._rows)
 
-    def add(self, line: int, row: OrderRow) -> Iterator[Record]:
-        """Add a row; yield the previous order's record if this row starts a new one."""
+    def add(self, line: int, row: OrderRow) -> Record | None:
+        """Add a row; return the previous order's record if this row starts a new one."""
         key = row.order_key
+        done = None
         if key != self._key and self._rows:
-            yield build_order(self._rows)
+            done = build_order(self._rows)
             self._rows = []
         self._key = key
         self._rows.append((line, row))
+        return done
 
-    def flush(self) -> Iterator[Record]:
-        """Yield the record of the order being collected, if any."""
-        if self._rows:
-            yield build_order(self._rows)
+    def flush(self) -> Record | None:
+        """Return the record of the order being collected, if any, and reset."""
+        done = build_order(self._rows) if self._rows else None
         self._rows = []
         self._key = None
+        return done
 
 
 def build_order(rows: list[tuple[int, OrderRow]]) -> Record:

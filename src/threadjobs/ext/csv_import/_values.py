@@ -294,7 +294,8 @@ def parse_id(text: str) -> str | None:
     s = text.strip()
     if not s:
         return None
-    if _SCIENTIFIC.match(s):
+    # Scientific notation needs an "e": most IDs (digits, dashes) skip the regex.
+    if ("e" in s or "E" in s) and _SCIENTIFIC.match(s):
         raise InvalidValue(
             "damaged_id",
             f"{s!r} is an ID a spreadsheet rewrote in scientific notation; its digits are "
