@@ -116,6 +116,7 @@ def bench_threadjobs(url: str, jobs: int, workers: int) -> dict[str, float]:
     t0 = time.perf_counter()
     producer2.submit_many("noop", [{"sent": 0.0}] * jobs)
     out["bulk enqueue/s"] = jobs / (time.perf_counter() - t0)
+    out["bulk / single enqueue"] = out["bulk enqueue/s"] / out["enqueue/s"]
     producer.shutdown()
     producer2.shutdown()
 
@@ -138,7 +139,9 @@ def bench_threadjobs(url: str, jobs: int, workers: int) -> dict[str, float]:
     out["start p50 ms"] = statistics.median(latencies) * 1000
     out["start p99 ms"] = pct(latencies, 0.99) * 1000
     out["redis cmds/job"] = sum(stats.values()) / jobs
+    # script calls (and any plain reads) per job; the BLPOP wake-ups are round trips too
     out["round trips/job"] = (stats.get("evalsha", 0) + stats.get("hgetall", 0)) / jobs
+    out["blpop/job"] = stats.get("blpop", 0) / jobs
 
     # idle: the same manager, nothing to do
     time.sleep(1.0)

@@ -164,7 +164,11 @@ class WorkerPool:
                 self._executor.submit(self._work, rec)
             if backoff:
                 self._stopping.wait(backoff)
-            elif not claimed:
+            elif len(claimed) < free:
+                # fewer jobs than free slots: the queue was empty a moment ago, so claiming
+                # again at once would find nothing. Wait for work instead; a store's wait
+                # returns at once when work arrived meanwhile (the memory store checks its
+                # ready queue, Redis finds the wake-up token the create pushed).
                 try:
                     self.store.wait_for_work(self.config.poll_interval)
                 except StoreError:

@@ -135,9 +135,9 @@ def test_queues_spread_over_masters_and_bulk_create_works(cluster_url: str) -> N
     for _ in range(6):
         store = cluster_store(cluster_url)
         slots.add(key_slot(store.keys.wake.encode()))
-        out = store.create_many([new_job() for _ in range(450)])  # three pipelined chunks
+        out = store.create_many([new_job() for _ in range(1100)])  # three pipelined calls
         assert all(created for _, created in out)
-        assert len(store.claim("w", 500, 30)) == 450
+        assert len(store.claim("w", 1100, 30)) == 1100
         store.wait_for_work(0.01)
         store.close()
     assert len(slots) == 6

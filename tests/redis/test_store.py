@@ -70,12 +70,15 @@ def test_dedup_key_returns_the_holder_until_it_finishes(store: RedisJobStore) ->
 
 
 def test_create_many_dedups_within_the_batch(store: RedisJobStore) -> None:
-    jobs = [new_job(dedup_key="same" if i % 100 == 0 else None) for i in range(450)]
+    # 1,100 jobs: several script calls (250 jobs each) in one pipeline
+    jobs = [new_job(dedup_key="same" if i % 100 == 0 else None) for i in range(1100)]
     out = store.create_many(jobs)
-    assert len(out) == 450
-    assert sum(created for _, created in out) == 450 - 4
-    assert out[100] == (jobs[0].id, False)
-    assert store.counts()[JobStatus.QUEUED] == 446
+    assert len(out) == 1100
+    assert sum(created for _, created in out) == 1100 - 10
+    assert out[0] == (jobs[0].id, True)
+    assert out[100] == out[600] == out[1000] == (jobs[0].id, False)
+    assert out[601] == (jobs[601].id, True)
+    assert store.counts()[JobStatus.QUEUED] == 1090
 
 
 def test_create_is_idempotent_when_resent(store: RedisJobStore) -> None:
@@ -352,6 +355,13 @@ def test_every_script_call_uses_keys_of_one_cluster_slot(
     store.heartbeat("w", {rec.id: 1}, 30)
     store.save_progress(rec.id, 1, Progress())
     store.finish(rec.id, 1, Finish(JobStatus.COMPLETED))
+    store.create(new_job(account_id="a"))
+    [nxt] = store.claim("w", 1, 30)
+    store.create(new_job(account_id="a"))
+    done, [third] = store.finish_and_claim(
+        nxt.id, 1, Finish(JobStatus.RETRYING, retry_in=5, error=error(1)), "w", 1, 30
+    )
+    assert done is not None and done.status is JobStatus.RETRYING and third.attempts == 1
     store.cancel(rec.id)
     store.recover(3)
     store.purge()
@@ -363,6 +373,7 @@ def test_every_script_call_uses_keys_of_one_cluster_slot(
         "HEARTBEAT",
         "PROGRESS",
         "FINISH",
+        "FINISH_CLAIM",
         "CANCEL",
         "RECOVER",
         "PURGE",

@@ -1,0 +1,145 @@
+"""Encoding jobs for, and decoding them from, :class:`~threadjobs.stores.RedisJobStore`.
+
+Scripts return a job as the values of :data:`~._redis_scripts.FIELDS` in that order
+(``HMGET``, sometimes inside one JSON reply), so decoding is positional: no field names
+to parse, no dict to build. This runs twice per job on the worker's hot path (claim,
+finish), so it avoids pydantic where the value is absent (a shared empty ``Progress``,
+an empty error list). It also reads the odd reply that is not a job (CONFIG GET, client
+options).
+
+Everything here is JSON or text; nothing is unpickled or imported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pydantic
+
+from .._errors import CorruptJobData, StoreError
+from .._models import AttemptError, JobStatus, Progress
+from .._store import JobRecord, NewJob
+from ._redis_keys import decode_account, encode_account
+from ._redis_scripts import FIELDS
+
+__all__ = [
+    "config_values",
+    "dumps",
+    "job_args",
+    "ms",
+    "record",
+    "socket_timeout",
+    "text",
+]
+
+_ERRORS = pydantic.TypeAdapter(list[AttemptError])
+_NO_PROGRESS = Progress()  # frozen, so one instance can stand for "no progress yet"
+_STATUS = {s.value: s for s in JobStatus} | {s.value.encode(): s for s in JobStatus}
+assert FIELDS[:3] == ("id", "type", "acct") and FIELDS[-1] == "finished"
+
+
+def ms(seconds: float) -> int:
+    """Whole milliseconds, never negative."""
+    return max(0, round(seconds * 1000))
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON; anything not serialisable is a StoreError naming the problem."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"a value to store is not JSON-serialisable: {exc}") from exc
+
+
+def job_args(job: NewJob) -> list[Any]:
+    """The 9 ARGV entries of one job in the CREATE script."""
+    if "|" in job.id:
+        raise StoreError(f"job ids may not contain '|': {job.id!r}")
+    return [
+        job.id,
+        job.job_type,
+        encode_account(job.account_id),
+        dumps(job.params),
+        int(job.priority),
+        int(job.max_retries),
+        "" if job.timeout is None else repr(float(job.timeout)),
+        ms(job.delay),
+        job.dedup_key if job.dedup_key is not None else "",
+    ]
+
+
+def text(value: Any) -> str:
+    """A reply element as str (clients may or may not decode responses)."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+# a missing field is None in a RESP reply and false in a JSON one (cjson turns Lua's false
+# into false, not null): both mean "absent" below
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None or value is False else text(value)
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None or value is False else int(value) / 1000.0
+
+
+def record(values: Sequence[Any], job_id: str | None = None) -> JobRecord:
+    """A JobRecord from a job's :data:`FIELDS` values; malformed data raises CorruptJobData."""
+    try:
+        (
+            jid, jtype, acct, params, prio, maxr, timeout, status, created, due, dedup, att,
+            recov, worker, lease, cancel, progress, result, errors, started, finished,
+        ) = values  # fmt: skip
+        params_obj = json.loads(params)
+        if not isinstance(params_obj, dict):
+            raise ValueError("params are not a JSON object")
+        return JobRecord(
+            id=text(jid),
+            job_type=text(jtype),
+            account_id=decode_account(text(acct)),
+            params=params_obj,
+            priority=int(prio),
+            max_retries=int(maxr),
+            timeout=float(timeout) if timeout else None,
+            status=_STATUS[status],
+            created_at=int(created) / 1000.0,
+            due_at=int(due) / 1000.0,
+            dedup_key=_opt(dedup),
+            attempts=int(att),
+            recoveries=int(recov),
+            worker_id=_opt(worker),
+            lease_until=_seconds(lease),
+            cancel_requested=cancel in (b"1", "1"),
+            progress=Progress.model_validate_json(progress) if progress else _NO_PROGRESS,
+            result=json.loads(result) if result else None,
+            errors=_ERRORS.validate_json(errors) if errors else [],
+            started_at=_seconds(started),
+            finished_at=_seconds(finished),
+        )
+    except (KeyError, ValueError, TypeError, pydantic.ValidationError) as exc:
+        which = job_id or (text(values[0]) if values and values[0] is not None else "?")
+        raise CorruptJobData(
+            f"job {which} in Redis is malformed ({exc!r}); it was not used"
+        ) from exc
+
+
+def config_values(reply: Any, name: str) -> Iterator[str]:
+    """The values of ``name`` in a CONFIG GET reply: a dict, or one dict per node (cluster)."""
+    if isinstance(reply, dict):
+        for key, value in reply.items():
+            if isinstance(value, dict):
+                yield from config_values(value, name)
+            elif text(key) == name:
+                yield text(value)
+
+
+def socket_timeout(client: Any) -> float | None:
+    """The socket timeout a redis-py client was configured with, if it says."""
+    pool = getattr(client, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", None) or {}
+    value = kwargs.get("socket_timeout")
+    return float(value) if value is not None else None
