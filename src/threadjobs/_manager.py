@@ -124,7 +124,10 @@ class JobManager:
         self._handlers: dict[str, Handler[Any]] = {}
         self._listeners: list[tuple[Listener, frozenset[JobStatus] | None]] = []
         self._changed = threading.Condition()
-        self._waiters = 0  # threads inside wait(); emit() skips the notify when there are none
+        # job id -> threads inside wait() for it: emit() wakes them only when *their* job
+        # ends, so a waiter does not spin (and steal the GIL) on every other job's change
+        self._waited: dict[str, int] = {}
+        self._endings = 0  # bumped (under _changed) each time a waited-for job ends
         self._closed = False
         self._ids = IdMaker()
         self._config = PoolConfig(
@@ -300,24 +303,32 @@ class JobManager:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         poll = 0.005
-        while True:
-            job = self.get(job_id)
-            if job.is_terminal:
-                return job
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise WaitTimeout(
-                    f"job {job_id} is still {job.status.value} after {timeout:g}s; "
-                    "wait longer, or cancel it"
-                )
+        with self._changed:
+            self._waited[job_id] = self._waited.get(job_id, 0) + 1
+        try:
+            while True:
+                with self._changed:
+                    seen = self._endings
+                job = self.get(job_id)
+                if job.is_terminal:
+                    return job
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise WaitTimeout(
+                        f"job {job_id} is still {job.status.value} after {timeout:g}s; "
+                        "wait longer, or cancel it"
+                    )
+                with self._changed:
+                    # an ending in this process wakes us at once (unless it came between
+                    # get() and here); polling covers endings recorded by other processes
+                    if self._endings == seen:
+                        self._changed.wait(poll if remaining is None else min(poll, remaining))
+                poll = min(poll * 2, 0.25)
+        finally:
             with self._changed:
-                # local changes notify at once; polling covers changes made by other processes
-                self._waiters += 1
-                try:
-                    self._changed.wait(poll if remaining is None else min(poll, remaining))
-                finally:
-                    self._waiters -= 1
-            poll = min(poll * 2, 0.25)
+                self._waited[job_id] -= 1
+                if not self._waited[job_id]:
+                    del self._waited[job_id]
 
     def list_jobs(
         self,
@@ -449,8 +460,9 @@ class JobManager:
 
     def emit(self, rec: JobRecord, previous: JobStatus | None) -> None:
         """Tell waiters and listeners that ``rec`` changed from ``previous``."""
-        if self._waiters:
+        if rec.id in self._waited and rec.status.is_terminal:
             with self._changed:
+                self._endings += 1
                 self._changed.notify_all()
         if not self._listeners:
             return

@@ -84,7 +84,8 @@ class WorkerPool:
         self.stuck_threads = 0
         # jobs this pool claimed and has not yet recorded, started or not: what shutdown
         # waits for (a claimed job sits in the executor's queue before it is a run)
-        self._claimed = 0
+        # (set.add and set.discard are atomic, so the hot path takes no lock for it)
+        self._claimed: set[str] = set()
         self._threads = [
             threading.Thread(target=self._dispatch, name="threadjobs-dispatcher", daemon=True),
             threading.Thread(target=self._supervise, name="threadjobs-supervisor", daemon=True),
@@ -158,9 +159,8 @@ class WorkerPool:
                 log.warning("threadjobs: claiming failed (%s); retrying in %.1fs", exc, backoff)
             for _ in range(free - len(claimed)):
                 self._slots.release()
-            with self._runs_lock:
-                self._claimed += len(claimed)
             for rec in claimed:
+                self._claimed.add(rec.id)
                 self._executor.submit(self._work, rec)
             if backoff:
                 self._stopping.wait(backoff)
@@ -192,9 +192,8 @@ class WorkerPool:
                 return  # the supervisor already gave this thread's slot to a replacement
             if not more:
                 break
-            with self._runs_lock:
-                self._claimed += len(more)
             rec = more[0]
+            self._claimed.add(rec.id)
         self._slots.release()
 
     def _release_unstarted(self, rec: JobRecord) -> None:
@@ -203,7 +202,7 @@ class WorkerPool:
             self.store.finish(rec.id, rec.attempts, Finish(JobStatus.QUEUED))
         except StoreError as exc:  # its lease will lapse and another worker recovers it
             log.warning("threadjobs: could not release job %s at shutdown: %s", rec.id, exc)
-        self._unclaim()
+        self._unclaim(rec.id)
 
     def _start(self, rec: JobRecord) -> Run:
         ctx = JobContext(
@@ -217,8 +216,7 @@ class WorkerPool:
             progress=rec.progress,
         )
         run = Run(record=rec, ctx=ctx, handler=self.handlers.get(rec.job_type))
-        with self._runs_lock:
-            self._runs[rec.id] = run
+        self._runs[rec.id] = run  # one dict store is atomic: no lock on this hot path
         if ctx.deadline is not None:
             with self._wake:
                 self._wake.notify_all()
@@ -294,14 +292,15 @@ class WorkerPool:
         self._apply_lease_state(job_id, state)
 
     def _forget(self, run: Run) -> None:
-        with self._runs_lock:
-            if self._runs.get(run.job_id) is run:
-                del self._runs[run.job_id]
-        self._unclaim()
+        # Lock-free on purpose: a contended lock here costs a GIL hand-off per job. The
+        # check-then-pop can only misfire if this process re-claimed the same job in
+        # between (after losing its lease); fencing keeps even that case correct.
+        if self._runs.get(run.job_id) is run:
+            self._runs.pop(run.job_id, None)
+        self._unclaim(run.job_id)
 
-    def _unclaim(self) -> None:
-        with self._runs_lock:
-            self._claimed -= 1
+    def _unclaim(self, job_id: str) -> None:
+        self._claimed.discard(job_id)
         if self._stopping.is_set():  # shutdown is waiting for the pool to drain
             with self._wake:
                 self._wake.notify_all()
@@ -377,7 +376,7 @@ class WorkerPool:
             if self._runs.get(run.job_id) is run:
                 del self._runs[run.job_id]
             stuck = self.stuck_threads
-        self._unclaim()
+        self._unclaim(run.job_id)
         now = self.store.now()
         if reason is JobCancelled:
             finish = Finish(JobStatus.CANCELLED)
