@@ -232,8 +232,18 @@ class JobManager:
             SubmitError: a bad priority, timeout, max_retries, delay or dedup_key.
             StoreUnavailable: the store cannot be reached; nothing was stored.
         """
-        new = self._validate(
-            job_type, account_id, params, priority, max_retries, timeout, delay, dedup_key
+        self._check_open()
+        new = build_job(
+            self._handlers,
+            self._ids.next(),
+            job_type,
+            account_id,
+            params,
+            priority,
+            max_retries,
+            timeout,
+            delay,
+            dedup_key,
         )
         job_id, created = self.store.create(new)
         if created:
@@ -256,12 +266,22 @@ class JobManager:
         Every params is validated first; if any fails, nothing is stored and the error
         names its position (``params_list[3].upload_id``).
         """
+        self._check_open()
         jobs: list[NewJob] = []
         for index, params in enumerate(params_list):
             try:
                 jobs.append(
-                    self._validate(
-                        job_type, account_id, params, priority, max_retries, timeout, delay, None
+                    build_job(
+                        self._handlers,
+                        self._ids.next(),
+                        job_type,
+                        account_id,
+                        params,
+                        priority,
+                        max_retries,
+                        timeout,
+                        delay,
+                        None,
                     )
                 )
             except InvalidParams as exc:
@@ -419,38 +439,15 @@ class JobManager:
 
     def _ensure_workers(self) -> None:
         with self._pool_lock:
-            if self._closed:
-                raise ManagerClosed("this JobManager was shut down; create a new one")
+            self._check_open()
             if self._pool is None and self._config.max_workers > 0:
                 self._pool = WorkerPool(
                     self.store, self._handlers, self._config, self.worker_id, self.emit, self._rng
                 )
 
-    def _validate(
-        self,
-        job_type: str,
-        account_id: int | str | None,
-        params: Mapping[str, Any] | pydantic.BaseModel | None,
-        priority: int,
-        max_retries: int | None,
-        timeout: float | None,
-        delay: float,
-        dedup_key: str | None,
-    ) -> NewJob:
+    def _check_open(self) -> None:
         if self._closed:
             raise ManagerClosed("this JobManager was shut down; create a new one")
-        return build_job(
-            self._handlers,
-            self._ids.next(),
-            job_type,
-            account_id,
-            params,
-            priority,
-            max_retries,
-            timeout,
-            delay,
-            dedup_key,
-        )
 
     def _emit_new(self, job: NewJob) -> None:
         if self._listeners:
