@@ -79,7 +79,7 @@ class Retention:
         return self.cancelled
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, init=False)
 class NewJob:
     """A validated job, ready to be created. Built by the manager, never by users."""
 
@@ -93,13 +93,43 @@ class NewJob:
     delay: float = 0.0
     dedup_key: str | None = None
 
+    def __init__(
+        self,
+        id: str,
+        job_type: str,
+        account_id: int | str | None,
+        params: dict[str, Any],
+        priority: int,
+        max_retries: int,
+        timeout: float | None,
+        delay: float = 0.0,
+        dedup_key: str | None = None,
+    ) -> None:
+        # A frozen dataclass's generated __init__ sets each field through
+        # object.__setattr__; one dict update costs half as much, on every submit.
+        self.__dict__.update(
+            id=id,
+            job_type=job_type,
+            account_id=account_id,
+            params=params,
+            priority=priority,
+            max_retries=max_retries,
+            timeout=timeout,
+            delay=delay,
+            dedup_key=dedup_key,
+        )
+
+
+_NO_PROGRESS = Progress()
+
 
 @dataclasses.dataclass(slots=True)
 class JobRecord:
     """A store's view of one job. Times are store-clock epoch seconds.
 
     Mutable so stores can update it in place under their lock; callers outside a
-    store receive copies.
+    store receive copies, or a record the store will never change again (a terminal
+    one), and treat it as read-only.
     """
 
     id: str
@@ -118,7 +148,7 @@ class JobRecord:
     worker_id: str | None = None
     lease_until: float | None = None
     cancel_requested: bool = False
-    progress: Progress = dataclasses.field(default_factory=Progress)
+    progress: Progress = _NO_PROGRESS  # frozen, so one instance serves every record
     result: Any = None
     errors: list[AttemptError] = dataclasses.field(default_factory=list)
     started_at: float | None = None

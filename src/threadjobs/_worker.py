@@ -254,6 +254,7 @@ class WorkerPool:
         deadline = time.monotonic() + self.config.lease
         delay = 0.05
         more: list[JobRecord] = []
+        retried = False
         while True:
             try:
                 if claim_next:
@@ -270,8 +271,11 @@ class WorkerPool:
                 # a claim whose reply was lost would strand jobs until their lease lapses:
                 # retry the finish alone
                 claim_next = False
+                retried = True
                 time.sleep(delay)  # backing off from an unavailable store, not synchronising
                 delay = min(delay * 2, 1.0)
+        if updated is None and retried:
+            updated = self._landed(run, finish)
         if updated is None:
             log.warning(
                 "threadjobs: the outcome of job %s attempt %d was rejected: another worker or a "
@@ -282,6 +286,20 @@ class WorkerPool:
         else:
             self._emit(updated, JobStatus.RUNNING)
         return more
+
+    def _landed(self, run: Run, finish: Finish) -> JobRecord | None:
+        """After a retried write was refused: did the first try land, its reply lost?
+
+        The store refuses the retry because the first write already ended the run. If the
+        job shows exactly our outcome for our attempt, that write was ours.
+        """
+        try:
+            rec = self.store.get(run.job_id)
+        except StoreError:
+            return None
+        if rec is None or rec.attempts != run.attempt or rec.status is not finish.status:
+            return None
+        return rec
 
     def _save_progress(self, job_id: str, attempt: int, progress: Any) -> None:
         try:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from threadjobs import StoreError
 from threadjobs._models import JobStatus
 from threadjobs._store import Finish
 from threadjobs.stores._redis import RedisJobStore
@@ -68,16 +69,13 @@ def test_finish_and_claim_resent_after_a_lost_reply_answers_like_the_first(
     store.create(new_job())
     [rec] = store.claim("w", 1, 30)
     keys = [*store._fixed, store.keys.job(rec.id)]
-    args = [*store._common_args(), 1, "completed", '"r"', "", 0, "n1", "w", 1, 30_000, 500]
+    args = [*store._common_args(), "1|completed|0|n1", '"r"', "", "1|30000|500|1|w"]
     first = json.loads(store._script("test", "FINISH_CLAIM", keys, args))
     second = json.loads(store._script("test", "FINISH_CLAIM", keys, args))
     assert (first[2], second[2]) == ("1", "dup")
     assert first[3] == second[3]  # the same job values, answered twice
-    args[NONCE] = "other"
+    args[1] = "1|completed|0|other"
     assert json.loads(store._script("test", "FINISH_CLAIM", keys, args))[2:4] == ["0", 0]
-
-
-NONCE = 6 + 5  # common args, then attempt, status, result, error, delay, nonce
 
 
 def test_a_claim_that_empties_the_queue_drops_spare_wake_tokens(store: RedisJobStore) -> None:
@@ -151,3 +149,26 @@ def test_config_values_reads_standalone_and_cluster_replies() -> None:
     per_node = {"a:1": {name: "allkeys-lru"}, "b:2": {name: "noeviction"}}
     assert sorted(config_values(per_node, name)) == ["allkeys-lru", "noeviction"]
     assert list(config_values(None, name)) == []
+
+
+def test_bulk_create_streams_chunks_and_survives_a_flushed_script_cache(
+    store: RedisJobStore,
+) -> None:
+    store._client.script_flush()  # the first streamed call answers NOSCRIPT
+    jobs = [new_job() for _ in range(620)]  # three CREATE calls on one connection
+    jobs[400] = new_job(dedup_key="d")
+    jobs[610] = new_job(dedup_key="d")
+    out = store.create_many(jobs)
+    assert out[:610] == [(job.id, True) for job in jobs[:610]]
+    assert out[610] == (jobs[400].id, False)
+    assert store.counts()[JobStatus.QUEUED] == 619
+    assert store.create_many(jobs)[:2] == [(jobs[0].id, True), (jobs[1].id, True)]  # resend
+    assert store.counts()[JobStatus.QUEUED] == 619
+
+
+def test_bulk_create_sends_nothing_when_one_job_is_invalid(store: RedisJobStore) -> None:
+    jobs = [new_job() for _ in range(600)]
+    jobs[550] = new_job(params={"bad": object()})
+    with pytest.raises(StoreError, match="JSON"):
+        store.create_many(jobs)
+    assert store.counts()[JobStatus.QUEUED] == 0

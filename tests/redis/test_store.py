@@ -328,11 +328,11 @@ def test_finish_resent_after_a_lost_reply_answers_like_the_first(store: RedisJob
     store.create(new_job())
     [rec] = store.claim("w", 1, 30)
     keys = [*store._fixed, store.keys.job(rec.id)]
-    args = [*store._common_args(), 1, "completed", '"r"', "", 0, "nonce1"]
+    args = [*store._common_args(), "1|completed|0|nonce1", '"r"', ""]
     first = store._script("test", "FINISH", keys, args)
     second = store._script("test", "FINISH", keys, args)
     assert first[0] == second[0] == b"1"
-    args[-1] = "other"
+    args[1] = "1|completed|0|other"
     assert store._script("test", "FINISH", keys, args) == [b"0"]
 
 
@@ -381,6 +381,10 @@ def test_every_script_call_uses_keys_of_one_cluster_slot(
     }
     slots = {key_slot(k if isinstance(k, bytes) else k.encode()) for _, ks in seen for k in ks}
     assert slots == {key_slot(store.keys.job("x").encode())}
+    # the scripts name the other queue keys from the base in their first argument
+    base = store._common_args()[0].rsplit(b"|", 1)[1]
+    assert base == store.keys.base.encode()
+    assert {key_slot(k.encode()) for k in store.keys.fixed} == slots
 
 
 def test_unreachable_redis_raises_store_unavailable(unused_port: int) -> None:

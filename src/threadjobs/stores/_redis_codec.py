@@ -30,6 +30,7 @@ __all__ = [
     "job_args",
     "ms",
     "record",
+    "resp_command",
     "socket_timeout",
     "text",
 ]
@@ -54,20 +55,38 @@ def dumps(value: Any) -> str:
 
 
 def job_args(job: NewJob) -> list[Any]:
-    """The 9 ARGV entries of one job in the CREATE script."""
+    """The 6 ARGV entries of one job in the CREATE script.
+
+    The four numbers travel as one ``prio|maxr|timeout|delay`` string: every argument
+    costs redis-py about 0.6 us to pack, and bulk create sends thousands.
+    """
     if "|" in job.id:
         raise StoreError(f"job ids may not contain '|': {job.id!r}")
+    timeout = "" if job.timeout is None else repr(float(job.timeout))
     return [
         job.id,
         job.job_type,
         encode_account(job.account_id),
         dumps(job.params),
-        int(job.priority),
-        int(job.max_retries),
-        "" if job.timeout is None else repr(float(job.timeout)),
-        ms(job.delay),
+        f"{int(job.priority)}|{int(job.max_retries)}|{timeout}|{ms(job.delay)}",
         job.dedup_key if job.dedup_key is not None else "",
     ]
+
+
+def resp_command(args: Sequence[bytes | str], encoding: str = "utf-8") -> bytes:
+    """One command in RESP, as redis-py's ``pack_command`` would write it, for str/bytes args.
+
+    Bulk create packs thousands of arguments per call; redis-py's general packer (any
+    type, buffer cut-offs, memoryviews) spent about 4 us per job of it, this ~1 us.
+    """
+    parts = [b"*%d\r\n" % len(args)]
+    append = parts.append
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else arg.encode(encoding)
+        append(b"$%d\r\n" % len(data))
+        append(data)
+        append(b"\r\n")
+    return b"".join(parts)
 
 
 def text(value: Any) -> str:

@@ -95,7 +95,7 @@ class QueueKeys:
 
     @property
     def fixed(self) -> list[str]:
-        """The queue-wide keys, in the order every status-changing script expects them."""
+        """Every queue-wide key (scripts name them from :attr:`base`; see _redis_scripts)."""
         b = self.base
         keys = [
             b + "ready",  # zset: score = -priority * 1e13 + due ms, FIFO within a priority
@@ -135,6 +135,11 @@ class QueueKeys:
     def recent_fields(self) -> str:
         """The lex index of the hourly counters."""
         return self.base + "recent:fields"
+
+    @property
+    def ready(self) -> str:
+        """The ready zset; the one key status-changing scripts declare in KEYS."""
+        return self.base + "ready"
 
     @property
     def running(self) -> str:
