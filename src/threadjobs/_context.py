@@ -102,10 +102,10 @@ class JobContext:
     def check(self) -> None:
         """A checkpoint without progress: raise if the job was cancelled or timed out."""
         if self._stop is not None:
-            raise self._stop(self._stop_message(self._stop))
+            raise self._stop(self.stop_message(self._stop))
         if self._deadline is not None and time.monotonic() >= self._deadline:
             self._stop = JobTimedOut
-            raise JobTimedOut(self._stop_message(JobTimedOut))
+            raise JobTimedOut(self.stop_message(JobTimedOut))
 
     @property
     def cancelled(self) -> bool:
@@ -158,7 +158,8 @@ class JobContext:
             return True
         return False
 
-    def _stop_message(self, reason: type[JobInterrupted]) -> str:
+    def stop_message(self, reason: type[JobInterrupted]) -> str:
+        """Why the job stops, in words: the message of the checkpoint's exception."""
         if reason is JobCancelled:
             return f"job {self.job_id} was cancelled"
         if reason is JobTimedOut:

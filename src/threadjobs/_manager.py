@@ -237,13 +237,13 @@ class JobManager:
             self._handlers,
             self._ids.next(),
             job_type,
-            account_id,
-            params,
-            priority,
-            max_retries,
-            timeout,
-            delay,
-            dedup_key,
+            account_id=account_id,
+            params=params,
+            priority=priority,
+            max_retries=max_retries,
+            timeout=timeout,
+            delay=delay,
+            dedup_key=dedup_key,
         )
         job_id, created = self.store.create(new)
         if created:
@@ -275,13 +275,13 @@ class JobManager:
                         self._handlers,
                         self._ids.next(),
                         job_type,
-                        account_id,
-                        params,
-                        priority,
-                        max_retries,
-                        timeout,
-                        delay,
-                        None,
+                        account_id=account_id,
+                        params=params,
+                        priority=priority,
+                        max_retries=max_retries,
+                        timeout=timeout,
+                        delay=delay,
+                        dedup_key=None,
                     )
                 )
             except InvalidParams as exc:

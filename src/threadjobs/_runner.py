@@ -153,15 +153,7 @@ async def _await(run: Run, awaitable: Any) -> Any:
 
 def _stop_exception(run: Run) -> JobInterrupted:
     reason = run.ctx.stop_reason or JobCancelled
-    return reason(f"job {run.job_id} was interrupted: {_REASONS[reason]}")
-
-
-_REASONS: dict[type[JobInterrupted], str] = {
-    JobCancelled: "cancelled",
-    JobTimedOut: "it passed its timeout",
-    WorkerShuttingDown: "its worker is shutting down",
-    JobInterrupted: "stopped",
-}
+    return reason(run.ctx.stop_message(reason))
 
 
 def decide(run: Run, outcome: Outcome, rng: random.Random, now: float) -> Finish:

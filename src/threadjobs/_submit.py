@@ -37,6 +37,7 @@ def build_job(
     handlers: Mapping[str, Handler[Any]],
     job_id: str,
     job_type: str,
+    *,
     account_id: int | str | None,
     params: Mapping[str, Any] | pydantic.BaseModel | None,
     priority: int,
