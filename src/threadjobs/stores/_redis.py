@@ -38,6 +38,7 @@ from ._redis_codec import (
     text,
 )
 from ._redis_keys import ALL_ACCOUNTS, QueueKeys, encode_account
+from ._redis_lane import LaneFailed, lane_for
 
 try:
     import redis
@@ -132,6 +133,9 @@ class RedisJobStore:
         self._nonces = itertools.count()  # next() is atomic in CPython: safe across threads
         # the last wait ended without a token: the next claim is an idle poll (see CLAIM)
         self._poll_timed_out = False
+        # script calls and wake-up waits skip redis-py's per-command machinery when the
+        # client is a plain one (see _redis_lane); otherwise None and redis-py's path
+        self._lane = lane_for(client, _LANE_POOLS)
 
     @classmethod
     def from_url(
@@ -412,11 +416,16 @@ class RedisJobStore:
             return
         started = time.monotonic()
         try:
-            # a pooled connection of its own: other threads' commands are not blocked
-            token = self._client.blpop([self.keys.wake], timeout=timeout)
+            # a connection of its own: other threads' commands are not blocked
+            if self._lane is not None:
+                token = self._lane.execute(["BLPOP", self.keys.wake, f"{timeout:.3f}"])
+            else:
+                token = self._client.blpop([self.keys.wake], timeout=timeout)
             self._poll_timed_out = token is None
         except Exception as exc:
-            if redis is not None and isinstance(exc, redis_errors.RedisError):
+            if isinstance(exc, LaneFailed) or (
+                redis is not None and isinstance(exc, redis_errors.RedisError)
+            ):
                 remaining = timeout - (time.monotonic() - started)
                 if remaining > 0 and not self._closed:
                     time.sleep(min(remaining, 1.0))  # Redis is down: back off, not spin
@@ -528,13 +537,22 @@ class RedisJobStore:
         """Close the connections. The store is unusable afterwards."""
         self._closed = True
         with suppress(Exception):  # closing a broken connection may raise; nothing to do
+            if self._lane is not None:
+                self._lane.close()
             self._client.close()
 
     # -- the boundary to redis-py ---------------------------------------------------------
 
-    def _script(self, action: str, name: str, keys: list[str], args: list[Any]) -> Any:
+    def _script(self, action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
         """Run one script; the single place script calls go through (tests spy on it)."""
-        return self._call(action, lambda: self._scripts[name](keys, args))
+        script = self._scripts[name]
+        if self._lane is not None:
+            with _translated(action):
+                try:
+                    return self._lane.execute(["EVALSHA", script.sha, len(keys), *keys, *args])
+                except (LaneFailed, redis_errors.NoScriptError):
+                    pass  # redis-py's path below: its retries apply, and it loads the script
+        return self._call(action, lambda: script(keys, args))
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Run ``fn``, translating every redis-py error into a threadjobs error."""
@@ -624,6 +642,8 @@ if redis is not None:
                 or select.select([sock], [], [], 0)[0]
             ):
                 super().ensure_connection(connection)
+
+    _LANE_POOLS: tuple[type, ...] = (redis.ConnectionPool, _QuickCheckPool)
 
 
 @contextmanager

@@ -1,0 +1,164 @@
+"""The store's short path for script calls (stores/_redis_lane.py), on a real redis-server.
+
+What must hold: plain clients use it, other clients do not; a broken connection, a
+flushed script cache or a killed connection never surfaces as an error when redis-py's
+own path would have succeeded; an interrupted call never leaves a half-read reply on a
+connection that is used again.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import pytest
+
+from threadjobs import StoreUnavailable
+from threadjobs._models import JobStatus
+from threadjobs._store import Finish
+from threadjobs.stores._redis import RedisJobStore
+from threadjobs.stores._redis_lane import Lane
+
+from .conftest import RedisServer, redis
+from .test_store import new_job
+
+
+@pytest.fixture
+def real_store(redis_server: RedisServer) -> Any:
+    store = RedisJobStore.from_url(redis_server.url, queue=f"lane{uuid.uuid4().hex[:12]}")
+    yield store
+    store.close()
+
+
+class _Callable:
+    """A stand-in Script: callable, with the real script's sha."""
+
+    def __init__(self, fn: Any, sha: str = "") -> None:
+        self.fn = fn
+        self.sha = sha
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+def test_plain_clients_get_a_lane_others_do_not(redis_server: RedisServer) -> None:
+    plain = RedisJobStore.from_url(redis_server.url, queue="a")
+    assert isinstance(plain._lane, Lane)
+    single = RedisJobStore.from_url(redis_server.url, queue="a", single_connection_client=True)
+    assert single._lane is None
+    blocking = RedisJobStore(
+        redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(redis_server.url)),
+        queue="a",
+    )
+    assert blocking._lane is None
+    for store in (plain, single, blocking):
+        store.close()
+
+
+def test_script_calls_skip_redis_py(real_store: RedisJobStore) -> None:
+    def cycle() -> None:
+        real_store.create(new_job())
+        [rec] = real_store.claim("w", 1, 30)
+        done, more = real_store.finish_and_claim(rec.id, 1, Finish(JobStatus.COMPLETED), "w", 1, 30)
+        assert done is not None and done.status is JobStatus.COMPLETED and more == []
+
+    cycle()  # the first call of each script loads it through redis-py (NOSCRIPT)
+    calls: list[str] = []
+    for name, script in list(real_store._scripts.items()):
+        real_store._scripts[name] = _Callable(lambda *a, _n=name, **k: calls.append(_n), script.sha)
+    cycle()
+    assert calls == []  # nothing went through redis-py's Script objects
+
+
+def test_a_flushed_script_cache_is_reloaded(
+    real_store: RedisJobStore, redis_server: RedisServer
+) -> None:
+    admin = redis.Redis.from_url(redis_server.url)
+    real_store.create(new_job())
+    admin.script_flush()
+    real_store.create(new_job())  # NOSCRIPT on the lane: redis-py's path loads it
+    assert len(real_store.claim("w", 5, 30)) == 2
+    admin.close()
+
+
+def test_killed_connections_are_replaced_without_an_error(
+    real_store: RedisJobStore, redis_server: RedisServer
+) -> None:
+    admin = redis.Redis.from_url(redis_server.url)
+    real_store.create(new_job())
+    assert real_store._lane is not None and real_store._lane._idle  # one idle connection
+    admin.client_kill_filter(_type="normal", skipme=True)  # every connection but admin's
+    created = [real_store.create(new_job()) for _ in range(3)]
+    assert all(ok for _, ok in created)
+    assert real_store.counts()[JobStatus.QUEUED] == 4
+    admin.close()
+
+
+def test_redis_down_is_store_unavailable(make_server: Any) -> None:
+    server = make_server()
+    store = RedisJobStore.from_url(server.url, queue="down", socket_connect_timeout=0.5)
+    store.create(new_job())
+    server.stop()
+    with pytest.raises(StoreUnavailable):
+        store.create(new_job())
+    server.start()
+    store.create(new_job())  # back (empty: no persistence): the lane connects again
+    assert store.counts()[JobStatus.QUEUED] == 1
+    store.close()
+
+
+def test_an_interrupted_call_never_reuses_its_connection(real_store: RedisJobStore) -> None:
+    lane = real_store._lane
+    assert lane is not None
+    real_store.create(new_job())
+    [conn] = lane._idle
+
+    class Boom(BaseException):
+        pass
+
+    real_read = conn.read_response
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise Boom  # as an injected timeout would, before the reply is read
+
+    conn.read_response = interrupted
+    with pytest.raises(Boom):
+        real_store.create(new_job())
+    conn.read_response = real_read
+    assert conn not in lane._idle and conn._sock is None  # closed, not pooled
+    real_store.create(new_job())
+    assert real_store.counts()[JobStatus.QUEUED] == 3  # the interrupted create landed too
+
+
+def test_threads_share_the_lane_without_mixing_replies(real_store: RedisJobStore) -> None:
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            barrier.wait()
+            for _ in range(50):
+                job = new_job()
+                assert real_store.create(job) == (job.id, True)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert real_store.counts()[JobStatus.QUEUED] == 400
+    assert real_store._lane is not None and 1 <= len(real_store._lane._idle) <= 8
+
+
+def test_close_closes_idle_connections(redis_server: RedisServer) -> None:
+    store = RedisJobStore.from_url(redis_server.url, queue="closing")
+    store.create(new_job())
+    lane = store._lane
+    assert lane is not None
+    [conn] = lane._idle
+    store.close()
+    assert lane._idle == [] and conn._sock is None
