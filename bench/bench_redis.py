@@ -2,7 +2,7 @@
 
 Not a test. Run from an environment with the bench-only extra (``pip install huey``):
 
-    python bench/bench_redis.py [--jobs 10000] [--workers 4] [--skip-huey]
+    python bench/bench_redis.py [--jobs 10000] [--workers 4] [--repeat 3] [--skip-huey]
 
 It starts its own redis-server (``--save '' --appendonly no``) on a free loopback port,
 so nothing else on the machine is touched, and prints one table. Measured:
@@ -139,8 +139,9 @@ def bench_threadjobs(url: str, jobs: int, workers: int) -> dict[str, float]:
     out["start p50 ms"] = statistics.median(latencies) * 1000
     out["start p99 ms"] = pct(latencies, 0.99) * 1000
     out["redis cmds/job"] = sum(stats.values()) / jobs
-    # script calls (and any plain reads) per job; the BLPOP wake-ups are round trips too
-    out["round trips/job"] = (stats.get("evalsha", 0) + stats.get("hgetall", 0)) / jobs
+    # script or function calls (and any plain reads) per job; BLPOP wake-ups are round trips too
+    calls = stats.get("fcall", 0) + stats.get("evalsha", 0) + stats.get("hgetall", 0)
+    out["round trips/job"] = calls / jobs
     out["blpop/job"] = stats.get("blpop", 0) / jobs
 
     # idle: the same manager, nothing to do
@@ -213,36 +214,51 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="alternate the libraries this many times each"
+    )
     parser.add_argument("--skip-huey", action="store_true")
     args = parser.parse_args()
-    results: dict[str, dict[str, float]] = {}
     runs: list[tuple[str, Callable[[str, int, int], dict[str, float]]]] = [
         ("threadjobs", bench_threadjobs)
     ]
     if not args.skip_huey:
         runs.append(("huey", bench_huey))
-    for name, bench in runs:
-        with redis_server() as url:
-            results[name] = bench(url, args.jobs, args.workers)
+    # the machine's speed drifts between runs (see docs/benchmarks-redis.md): alternate
+    # the libraries and compare each threadjobs run with the Huey run right after it
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in runs}
+    for _ in range(args.repeat):
+        for name, bench in runs:
+            with redis_server() as url:
+                results[name].append(bench(url, args.jobs, args.workers))
+    print(f"{args.jobs} no-op jobs, {args.workers} worker threads, one process, local Redis")
+    names = list(results)
+    if args.repeat > 1:
+        print("medians of", args.repeat, "alternating runs; ratio: median of the paired ratios")
     metrics: list[str] = []
     for res in results.values():
-        metrics += [m for m in res if m not in metrics]
-    names = list(results)
-    print(f"{args.jobs} no-op jobs, {args.workers} worker threads, one process, local Redis")
-    print(f"| metric | {' | '.join(names)} |" + (" ratio |" if len(names) == 2 else ""))
-    print("| --- |" + " --- |" * (len(names) + (len(names) == 2)))
+        metrics += [m for m in res[0] if m not in metrics]
+    paired = len(names) == 2
+    print(f"| metric | {' | '.join(names)} |" + (" ratio | paired ratios |" if paired else ""))
+    print("| --- |" + " --- |" * (len(names) + 2 * paired))
     for metric in metrics:
-        cells = [f"{results[n][metric]:,.2f}" if metric in results[n] else "—" for n in names]
-        ratio = ""
-        if (
-            len(names) == 2
-            and all(metric in results[n] for n in names)
-            and results[names[1]][metric]
-        ):
-            ratio = f" {results[names[0]][metric] / results[names[1]][metric]:.2f} |"
-        print(
-            f"| {metric} | {' | '.join(cells)} |" + (ratio or (" — |" if len(names) == 2 else ""))
-        )
+        cells = []
+        for name in names:
+            values = [run[metric] for run in results[name] if metric in run]
+            cells.append(f"{statistics.median(values):,.2f}" if values else "—")
+        line = f"| {metric} | {' | '.join(cells)} |"
+        if paired:
+            ratios = [
+                a[metric] / b[metric]
+                for a, b in zip(results[names[0]], results[names[1]], strict=True)
+                if metric in a and metric in b and b[metric]
+            ]
+            if ratios:
+                listed = ", ".join(f"{r:.2f}" for r in ratios)
+                line += f" {statistics.median(ratios):.2f} | {listed} |"
+            else:
+                line += " — | — |"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -141,9 +141,10 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
         server.stop()
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
+@pytest.fixture(params=["fakeredis", "redis", "redis-eval"])
 def backend(request: pytest.FixtureRequest) -> str:
-    """Which Redis a test runs on."""
+    """Which Redis a test runs on; ``redis-eval``: the real server, with the store's Lua
+    sent as EVALSHA scripts instead of the function library (Redis 6.2, Cluster...)."""
     return str(request.param)
 
 
@@ -169,6 +170,8 @@ def make_store(
 
         def make(**kwargs: Any) -> RedisJobStore:
             store = RedisJobStore.from_url(real.url, queue=queue, **kwargs)
+            if backend == "redis-eval":
+                store._functions = False
             stores.append(store)
             return store
 

@@ -136,6 +136,10 @@ class RedisJobStore:
         # script calls and wake-up waits skip redis-py's per-command machinery when the
         # client is a plain one (see _redis_lane); otherwise None and redis-py's path
         self._lane = lane_for(client, _LANE_POOLS)
+        # whether the status-changing code is a loaded function library (None: not yet
+        # asked; only on the lane, see _script)
+        self._functions: bool | None = None
+        self._library_lock = threading.Lock()
 
     @classmethod
     def from_url(
@@ -544,15 +548,53 @@ class RedisJobStore:
     # -- the boundary to redis-py ---------------------------------------------------------
 
     def _script(self, action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
-        """Run one script; the single place script calls go through (tests spy on it)."""
+        """Run one script; the single place script calls go through (tests spy on it).
+
+        On the lane: an FCALL of the loaded function library where Redis has one (see
+        _redis_scripts), else EVALSHA. Anything the lane cannot finish (a broken
+        connection, a script or library Redis lost) goes through redis-py's path, whose
+        retries apply and which loads the script.
+        """
         script = self._scripts[name]
-        if self._lane is not None:
+        lane = self._lane
+        if lane is not None:
             with _translated(action):
                 try:
-                    return self._lane.execute(["EVALSHA", script.sha, len(keys), *keys, *args])
+                    function = scripts.FUNCTIONS.get(name) if self._library() else None
+                    if function is not None:
+                        return lane.execute(["FCALL", function, len(keys), *keys, *args])
+                    return lane.execute(["EVALSHA", script.sha, len(keys), *keys, *args])
                 except (LaneFailed, redis_errors.NoScriptError):
-                    pass  # redis-py's path below: its retries apply, and it loads the script
+                    pass
+                except redis_errors.ResponseError as exc:
+                    if "function not found" not in str(exc).lower():
+                        raise
+                    self._functions = None  # flushed, or a restart without persistence
         return self._call(action, lambda: script(keys, args))
+
+    def _library(self) -> bool:
+        """Whether the function library is loaded; loads it on first use.
+
+        Raises:
+            LaneFailed: Redis could not be asked; the question stays open.
+        """
+        if self._functions is None:
+            assert self._lane is not None
+            with self._library_lock:
+                if self._functions is None:
+                    try:
+                        self._lane.execute(["FUNCTION", "LOAD", scripts.FUNCTION_LIBRARY])
+                        self._functions = True
+                    except redis_errors.ResponseError as exc:
+                        # another process loaded the same code first: as good
+                        self._functions = "already exists" in str(exc)
+                        if not self._functions:
+                            log.info(
+                                "threadjobs: Redis functions unavailable (%s); using EVALSHA "
+                                "scripts, which cost Redis a few microseconds more per call",
+                                exc,
+                            )
+        return self._functions
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Run ``fn``, translating every redis-py error into a threadjobs error."""

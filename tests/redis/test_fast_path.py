@@ -1,9 +1,12 @@
-"""The store's short path for script calls (stores/_redis_lane.py), on a real redis-server.
+"""The store's fast path on a real redis-server: the lane and the function library.
 
-What must hold: plain clients use it, other clients do not; a broken connection, a
-flushed script cache or a killed connection never surfaces as an error when redis-py's
-own path would have succeeded; an interrupted call never leaves a half-read reply on a
-connection that is used again.
+The lane (stores/_redis_lane.py) sends script calls on connections of the store's own;
+the function library (lua/threadjobs.lua, loaded with FUNCTION LOAD) spares Redis from
+running the library's code on every call. What must hold: plain clients use both, other
+clients neither; a broken connection, a flushed script cache or function library, a
+killed connection or a user not allowed to load functions never surfaces as an error when
+redis-py's own path would have succeeded; an interrupted call never leaves a half-read
+reply on a connection that is used again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pytest
 from threadjobs import StoreUnavailable
 from threadjobs._models import JobStatus
 from threadjobs._store import Finish
+from threadjobs.stores import _redis_scripts as scripts
 from threadjobs.stores._redis import RedisJobStore
 from threadjobs.stores._redis_lane import Lane
 
@@ -162,3 +166,56 @@ def test_close_closes_idle_connections(redis_server: RedisServer) -> None:
     [conn] = lane._idle
     store.close()
     assert lane._idle == [] and conn._sock is None
+
+
+def test_status_changes_are_fcalls_of_the_loaded_library(
+    real_store: RedisJobStore, redis_server: RedisServer
+) -> None:
+    admin = redis.Redis.from_url(redis_server.url)
+    real_store.create(new_job())
+    admin.config_resetstat()
+    [rec] = real_store.claim("w", 1, 30)
+    real_store.finish(rec.id, 1, Finish(JobStatus.COMPLETED))
+    stats = admin.info("commandstats")
+    assert stats["cmdstat_fcall"]["calls"] == 2 and "cmdstat_evalsha" not in stats
+    # each library is listed as a flat [b"library_name", name, ...] (RESP2)
+    assert any(scripts.LIBRARY_NAME.encode() in lib for lib in admin.function_list())
+    admin.close()
+
+
+def test_a_flushed_library_is_loaded_again(
+    real_store: RedisJobStore, redis_server: RedisServer
+) -> None:
+    admin = redis.Redis.from_url(redis_server.url)
+    real_store.create(new_job())
+    admin.function_flush()
+    real_store.create(new_job())  # "function not found": sent as a script, library reloaded
+    real_store.create(new_job())
+    assert len(real_store.claim("w", 5, 30)) == 3
+    assert admin.function_list(), "the library was not loaded again"
+    admin.close()
+
+
+def test_a_library_loaded_by_another_process_is_used(redis_server: RedisServer) -> None:
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.function_flush()
+    admin.function_load(scripts.FUNCTION_LIBRARY)  # as another process would
+    store = RedisJobStore.from_url(redis_server.url, queue=f"x{uuid.uuid4().hex[:8]}")
+    store.create(new_job())
+    assert store._functions is True
+    store.close()
+    admin.close()
+
+
+def test_without_permission_to_load_functions_scripts_are_used(make_server: Any) -> None:
+    server = make_server()
+    admin = redis.Redis(port=server.port)
+    admin.execute_command("ACL", "SETUSER", "nofn", "on", ">pw", "~*", "+@all", "-function")
+    store = RedisJobStore.from_url(f"redis://nofn:pw@127.0.0.1:{server.port}/0", queue="nofn")
+    store.create(new_job())
+    [rec] = store.claim("w", 1, 30)
+    assert store.finish(rec.id, 1, Finish(JobStatus.COMPLETED)) is not None
+    assert store._functions is False
+    assert "cmdstat_evalsha" in admin.info("commandstats")
+    store.close()
+    admin.close()
