@@ -21,7 +21,6 @@ import pydantic
 
 from ._errors import (
     ConfigurationError,
-    InvalidParams,
     JobAlreadyFinished,
     JobCancelled,
     JobNotFound,
@@ -32,7 +31,7 @@ from ._errors import (
 from ._handler import Handler
 from ._models import Job, JobEvent, JobPage, JobStats, JobStatus
 from ._store import CancelOutcome, JobRecord, JobStore, NewJob
-from ._submit import DEFAULT_PRIORITY, IdMaker, build_job, parse_status
+from ._submit import DEFAULT_PRIORITY, IdMaker, build_job, build_jobs, parse_status
 from ._worker import PoolConfig, WorkerPool
 
 __all__ = ["JobManager", "Listener"]
@@ -267,26 +266,17 @@ class JobManager:
         names its position (``params_list[3].upload_id``).
         """
         self._check_open()
-        jobs: list[NewJob] = []
-        for index, params in enumerate(params_list):
-            try:
-                jobs.append(
-                    build_job(
-                        self._handlers,
-                        self._ids.next(),
-                        job_type,
-                        account_id=account_id,
-                        params=params,
-                        priority=priority,
-                        max_retries=max_retries,
-                        timeout=timeout,
-                        delay=delay,
-                        dedup_key=None,
-                    )
-                )
-            except InvalidParams as exc:
-                where = f"params_list[{index}]" + (exc.field[len("params") :] if exc.field else "")
-                raise InvalidParams(f"{where}: {exc}", field=where, errors=exc.errors) from exc
+        jobs = build_jobs(
+            self._handlers,
+            self._ids,
+            job_type,
+            params_list,
+            account_id=account_id,
+            priority=priority,
+            max_retries=max_retries,
+            timeout=timeout,
+            delay=delay,
+        )
         if not jobs:
             return []
         results = self.store.create_many(jobs)

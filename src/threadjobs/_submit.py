@@ -10,7 +10,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pydantic
@@ -27,6 +27,7 @@ __all__ = [
     "MIN_PRIORITY",
     "IdMaker",
     "build_job",
+    "build_jobs",
     "parse_status",
 ]
 
@@ -102,6 +103,67 @@ def build_job(
         float(delay),
         dedup_key,
     )
+
+
+def build_jobs(
+    handlers: Mapping[str, Handler[Any]],
+    ids: IdMaker,
+    job_type: str,
+    params_list: Iterable[Mapping[str, Any] | pydantic.BaseModel | None],
+    *,
+    account_id: int | str | None,
+    priority: int,
+    max_retries: int | None,
+    timeout: float | None,
+    delay: float,
+) -> list[NewJob]:
+    """Validate a bulk submit: the shared options once, then each params.
+
+    Raises:
+        InvalidParams: some params fail; ``field`` names its position, as in
+            ``params_list[3].upload_id``.
+        UnknownJobType, SubmitError: as :func:`build_job`.
+    """
+    jobs: list[NewJob] = []
+    first: NewJob | None = None
+    handler: Handler[Any] | None = None
+    for index, params in enumerate(params_list):
+        try:
+            if first is None:
+                first = build_job(
+                    handlers,
+                    ids.next(),
+                    job_type,
+                    account_id=account_id,
+                    params=params,
+                    priority=priority,
+                    max_retries=max_retries,
+                    timeout=timeout,
+                    delay=delay,
+                    dedup_key=None,
+                )
+                handler = handlers[job_type]
+                jobs.append(first)
+            else:
+                assert handler is not None
+                # the options were checked with the first job: only the params differ
+                jobs.append(
+                    NewJob(
+                        ids.next(),
+                        job_type,
+                        account_id,
+                        _validate_params(handler, params),
+                        first.priority,
+                        first.max_retries,
+                        first.timeout,
+                        first.delay,
+                        None,
+                    )
+                )
+        except InvalidParams as exc:
+            where = f"params_list[{index}]" + (exc.field[len("params") :] if exc.field else "")
+            raise InvalidParams(f"{where}: {exc}", field=where, errors=exc.errors) from exc
+    return jobs
 
 
 def _validate_params(

@@ -22,7 +22,7 @@ from threadjobs._models import JobStatus
 from threadjobs._store import Finish
 from threadjobs.stores import _redis_scripts as scripts
 from threadjobs.stores._redis import RedisJobStore
-from threadjobs.stores._redis_lane import Lane
+from threadjobs.stores._redis_lane import Lane, _Conn, _Unreadable
 
 from .conftest import RedisServer, redis
 from .test_store import new_job
@@ -112,27 +112,92 @@ def test_redis_down_is_store_unavailable(make_server: Any) -> None:
     store.close()
 
 
-def test_an_interrupted_call_never_reuses_its_connection(real_store: RedisJobStore) -> None:
+def test_an_interrupted_call_never_reuses_its_connection(
+    real_store: RedisJobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lane = real_store._lane
     assert lane is not None
     real_store.create(new_job())
-    [conn] = lane._idle
+    [slot] = lane._idle
 
     class Boom(BaseException):
         pass
 
-    real_read = conn.read_response
-
-    def interrupted(*args: Any, **kwargs: Any) -> Any:
+    def interrupted(self: _Conn) -> Any:
         raise Boom  # as an injected timeout would, before the reply is read
 
-    conn.read_response = interrupted
-    with pytest.raises(Boom):
-        real_store.create(new_job())
-    conn.read_response = real_read
-    assert conn not in lane._idle and conn._sock is None  # closed, not pooled
+    with monkeypatch.context() as patch:
+        patch.setattr(_Conn, "read", interrupted)
+        with pytest.raises(Boom):
+            real_store.create(new_job())
+    assert slot not in lane._idle and slot.conn._sock is None  # closed, not pooled
     real_store.create(new_job())
     assert real_store.counts()[JobStatus.QUEUED] == 3  # the interrupted create landed too
+
+
+class FakeSocket:
+    """Hands out a byte string in chunks of ``step`` bytes, as a socket may."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step = data, step
+
+    def recv(self, size: int) -> bytes:
+        chunk, self.data = self.data[: self.step], self.data[self.step :]
+        return chunk
+
+
+class FakeConnection:
+    def __init__(self, data: bytes, step: int) -> None:
+        self._sock = FakeSocket(data, step)
+
+
+@pytest.mark.parametrize("step", [1, 3, 65536])
+def test_the_reader_reads_every_reply_the_store_gets(step: int) -> None:
+    data = (
+        b"$5\r\nhello\r\n"
+        b"$-1\r\n"
+        b"*3\r\n:42\r\n$0\r\n\r\n*-1\r\n"
+        b"+OK\r\n"
+        b"_\r\n"
+        b"*2\r\n$2\r\n\r\n\r\n$1\r\n\xff\r\n"  # binary-safe: CRLF inside a bulk string
+        b",1.5\r\n#t\r\n(123456789012345678901234\r\n"
+    )
+    slot = _Conn(FakeConnection(data, step))
+    replies = [slot.read() for _ in range(9)]
+    assert replies == [
+        b"hello",
+        None,
+        [42, b"", None],
+        b"OK",
+        None,
+        [b"\r\n", b"\xff"],
+        1.5,
+        True,
+        123456789012345678901234,
+    ]
+    assert slot.clean
+
+
+def test_the_reader_raises_redis_py_error_classes() -> None:
+    slot = _Conn(FakeConnection(b"-NOSCRIPT No matching script.\r\n-ERR boom\r\n", 4))
+    with pytest.raises(redis.exceptions.NoScriptError):
+        slot.read()
+    with pytest.raises(redis.exceptions.ResponseError, match="boom"):
+        slot.read()
+    assert slot.clean
+
+
+def test_the_reader_refuses_what_it_does_not_know_and_a_closed_socket() -> None:
+    with pytest.raises(_Unreadable):
+        _Conn(FakeConnection(b">2\r\n$7\r\nmessage\r\n$1\r\nx\r\n", 100)).read()
+    with pytest.raises(redis.exceptions.ConnectionError):
+        _Conn(FakeConnection(b"$10\r\nshort", 100)).read()
+
+
+def test_a_connection_with_unread_bytes_is_not_reused() -> None:
+    slot = _Conn(FakeConnection(b":1\r\n>1\r\n", 100))
+    assert slot.read() == 1
+    assert not slot.clean
 
 
 def test_threads_share_the_lane_without_mixing_replies(real_store: RedisJobStore) -> None:
@@ -163,9 +228,9 @@ def test_close_closes_idle_connections(redis_server: RedisServer) -> None:
     store.create(new_job())
     lane = store._lane
     assert lane is not None
-    [conn] = lane._idle
+    [slot] = lane._idle
     store.close()
-    assert lane._idle == [] and conn._sock is None
+    assert lane._idle == [] and slot.conn._sock is None
 
 
 def test_status_changes_are_fcalls_of_the_loaded_library(

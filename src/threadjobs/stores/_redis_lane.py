@@ -2,13 +2,15 @@
 
 A script call through ``redis.Redis`` costs about 35 us of client CPU on the bench
 machine: argument encoding per value, the pool's lock and "is this connection clean?"
-check, event dispatch and metrics hooks, the retry wrapper. The same call written to a
-connection this module holds, packed by :func:`~._redis_codec.resp_command` and read with
-the connection's own parser, costs about 12 us. A job takes two or three such calls, so
-this is the largest share of the client's cost per job that is not the job itself.
+check, event dispatch and metrics hooks, the retry wrapper, a generic reply parser. The
+same call written to a connection this module holds, packed by
+:func:`~._redis_codec.resp_command` and read by :class:`_Conn`, costs about 9 us. A job
+takes two or three such calls, so this is the largest share of the client's cost per job
+that is not the job itself.
 
 What stays redis-py's: connecting (TLS, ACL user, password, db, RESP version, client
-name), the reply parser and its error classes, health checks of idle connections. The
+name), sending, and the error classes of error replies. Replies are read by a small RESP
+reader here (:class:`_Conn`), which handles exactly what the store's commands answer. The
 connections are built from the client's pool settings but kept here, in a stack that
 needs no lock (``list.append``/``pop`` are atomic in CPython).
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 from ._redis_codec import resp_command
@@ -31,6 +34,7 @@ from ._redis_codec import resp_command
 try:
     import redis
     import redis.exceptions as redis_errors
+    from redis._parsers.base import BaseParser as _BaseParser
 except ImportError:  # pragma: no cover - exercised only without the extra
     redis = None  # type: ignore[assignment]
 
@@ -45,12 +49,92 @@ class LaneFailed(Exception):
     """The connection broke (or was never made); send the call the ordinary way."""
 
 
+class _Conn:
+    """A redis-py connection and a RESP reader over its socket.
+
+    The reader covers what the store's commands reply (bulk and simple strings, integers,
+    nulls, arrays, errors; the RESP3 double, boolean and big number for completeness). It
+    costs about a quarter of redis-py's parser per reply, which builds a generic parse
+    with push-message and decoding hooks. Anything else (a push message, a map) ends the
+    connection's use by the lane.
+    """
+
+    __slots__ = ("buf", "conn", "pos", "sock")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.sock: Any = None
+        self.buf = b""
+        self.pos = 0
+
+    def read(self) -> Any:
+        """One whole reply. Error replies are raised as redis-py raises them."""
+        sock = self.conn._sock
+        if sock is not self.sock:  # (re)connected: nothing buffered belongs to this socket
+            self.sock, self.buf, self.pos = sock, b"", 0
+        return self._value()
+
+    @property
+    def clean(self) -> bool:
+        """Whether nothing beyond the last reply has arrived."""
+        return self.pos == len(self.buf)
+
+    def _more(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise redis_errors.ConnectionError("Connection closed by server.")
+        self.buf = self.buf[self.pos :] + data
+        self.pos = 0
+
+    def _line(self) -> bytes:
+        while True:
+            end = self.buf.find(b"\r\n", self.pos)
+            if end >= 0:
+                line = self.buf[self.pos : end]
+                self.pos = end + 2
+                return line
+            self._more()
+
+    def _value(self) -> Any:
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"$":
+            size = int(rest)
+            if size < 0:
+                return None
+            while len(self.buf) < self.pos + size + 2:
+                self._more()
+            data = self.buf[self.pos : self.pos + size]
+            self.pos += size + 2
+            return data
+        if kind == b"*":
+            size = int(rest)
+            return None if size < 0 else [self._value() for _ in range(size)]
+        if kind == b":" or kind == b"(":
+            return int(rest)
+        if kind == b"+":
+            return rest
+        if kind == b"_":
+            return None
+        if kind == b"-":
+            raise _BaseParser.parse_error(rest.decode("utf-8", "replace"))  # type: ignore[no-untyped-call]
+        if kind == b",":
+            return float(rest)
+        if kind == b"#":
+            return rest == b"t"
+        raise _Unreadable(f"unexpected reply type {kind!r} from Redis")
+
+
+class _Unreadable(Exception):
+    """A reply the lane's reader does not handle; the connection is dropped."""
+
+
 class Lane:
     """Dedicated connections for the store's scripts and wake-up waits."""
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
-        self._idle: list[Any] = []
+        self._idle: list[_Conn] = []
         self._closed = False
         _LANES.add(self)
 
@@ -62,37 +146,48 @@ class Lane:
                 of whether Redis ran the command.
         """
         try:
-            conn = self._idle.pop()
+            slot = self._idle.pop()
         except IndexError:
-            conn = self._pool.connection_class(**self._pool.connection_kwargs)
+            slot = _Conn(self._pool.connection_class(**self._pool.connection_kwargs))
+        conn = slot.conn
         try:
-            conn.send_packed_command([resp_command(args, conn.encoder.encoding)])
-            reply = conn.read_response()
+            # no health-check PING: a dead connection fails the call, which redis-py's
+            # path then sends on a fresh one (see LaneFailed)
+            conn.send_packed_command([resp_command(args, conn.encoder.encoding)], False)
+            reply = slot.read()
         except redis_errors.ResponseError:
-            self._put_back(conn)  # the error reply was read whole: the connection is clean
+            self._put_back(slot)  # the error reply was read whole: the connection is clean
             raise
         except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
             conn.disconnect()
             raise LaneFailed(str(exc)) from exc
         except BaseException:
-            # interrupted mid-reply (KeyboardInterrupt, an injected timeout): the rest of
-            # the reply may still arrive, so this connection can never be trusted again
+            # interrupted mid-reply (KeyboardInterrupt, an injected timeout) or a reply
+            # not understood: the rest of it may still arrive, so this connection can
+            # never be trusted again
             conn.disconnect()
             raise
-        self._put_back(conn)
+        self._put_back(slot)
         return reply
 
-    def _put_back(self, conn: Any) -> None:
-        if self._closed or len(self._idle) >= _MAX_IDLE:
-            conn.disconnect()
+    def _put_back(self, slot: _Conn) -> None:
+        if self._closed or len(self._idle) >= _MAX_IDLE or not slot.clean:
+            slot.conn.disconnect()
         else:
-            self._idle.append(conn)
+            self._idle.append(slot)
 
     def close(self) -> None:
         """Close the idle connections; ones in use are closed when their call returns."""
         self._closed = True
         while self._idle:
-            self._idle.pop().disconnect()
+            self._idle.pop().conn.disconnect()
+
+    def __del__(self) -> None:
+        # a store dropped without close(): close its sockets rather than leave them to the
+        # garbage collector (redis-py's pool does the same for its own connections)
+        for slot in self._idle:
+            with suppress(Exception):
+                slot.conn.disconnect()
 
     def _forget(self) -> None:
         # in a forked child: these sockets are the parent's; drop them unclosed

@@ -88,11 +88,8 @@ LIBRARY_NAME = f"threadjobs_{_VERSION}"
 FUNCTIONS = {name: f"threadjobs_{_VERSION}_{name.lower()}" for name in ENTRIES}
 """The FCALL name of each entry."""
 
-FUNCTION_LIBRARY = (
-    f"#!lua name={LIBRARY_NAME}\n{LIBRARY}\n"
-    + "".join(
-        f"redis.register_function('{FUNCTIONS[name]}', ENTRIES.{name})\n" for name in ENTRIES
-    )
+FUNCTION_LIBRARY = f"#!lua name={LIBRARY_NAME}\n{LIBRARY}\n" + "".join(
+    f"redis.register_function('{FUNCTIONS[name]}', ENTRIES.{name})\n" for name in ENTRIES
 )
 """The source for ``FUNCTION LOAD``."""
 
