@@ -14,7 +14,9 @@ only the current order in memory.
 
 from __future__ import annotations
 
-from ._models import OrderRow
+from typing import Any
+
+from ._rows import OrderValues
 from ._tables import Record, amount, currency_of
 
 __all__ = ["OrderGrouper"]
@@ -35,6 +37,23 @@ _ORDER_TEXT_FIELDS = (
 )
 
 
+_FIELDS: tuple[str, ...] = OrderValues._fields
+
+
+def _span(first: str, last: str) -> slice:
+    fields = _FIELDS
+    return slice(fields.index(first), fields.index(last) + 1)
+
+
+# Runs of adjacent OrderValues fields copied into the tables' rows by slicing,
+# which is much cheaper than a getattr per field on a million rows.
+_TEXTS = _span(_ORDER_TEXT_FIELDS[0], _ORDER_TEXT_FIELDS[-1])
+_MONEY = _span("sold_for", "total_price")
+_DATES_TO_TRACKING = _span("sale_date", "tracking_number")
+_ITEM_TO_QUANTITY = _span("item_number", "quantity")
+assert _FIELDS[_TEXTS] == _ORDER_TEXT_FIELDS
+
+
 class OrderGrouper:
     """Turn a stream of valid order rows into order records.
 
@@ -45,14 +64,14 @@ class OrderGrouper:
 
     def __init__(self) -> None:
         self._key: str | None = None
-        self._rows: list[tuple[int, OrderRow]] = []
+        self._rows: list[tuple[int, OrderValues]] = []
 
     @property
     def pending_rows(self) -> int:
         """Rows of the order still being collected."""
         return len(self._rows)
 
-    def add(self, line: int, row: OrderRow) -> Record | None:
+    def add(self, line: int, row: OrderValues) -> Record | None:
         """Add a row; return the previous order's record if this row starts a new one."""
         key = row.order_key
         done = None
@@ -71,7 +90,7 @@ class OrderGrouper:
         return done
 
 
-def build_order(rows: list[tuple[int, OrderRow]]) -> Record:
+def build_order(rows: list[tuple[int, OrderValues]]) -> Record:
     """Build one order record from the rows of one order, in file order."""
     if len(rows) == 1:
         return _single_row_order(*rows[0])
@@ -117,35 +136,27 @@ def build_order(rows: list[tuple[int, OrderRow]]) -> Record:
     return Record((key,), tuple(line for line, _ in rows), ((order,), _item_rows(key, items)))
 
 
-def _single_row_order(line: int, row: OrderRow) -> Record:
+def _single_row_order(line: int, row: OrderValues) -> Record:
     """The common case, kept fast: one row that is both the order and its item."""
-    key = row.order_key
-    money = (
-        row.sold_for,
-        row.shipping_and_handling,
-        row.seller_collected_tax,
-        row.ebay_collected_tax,
-        row.total_price,
-    )
+    key = row.order_number or f"SRN-{row.sales_record_number}"
+    cells: tuple[Any, ...] = row
+    money = cells[_MONEY]
+    is_item = row.item_number is not None
     order = (
         key,
         row.order_number,
         row.sales_record_number,
-        *(getattr(row, f) for f in _ORDER_TEXT_FIELDS),
-        *(None if m is None else m.amount for m in money),
+        *cells[_TEXTS],
+        *[None if m is None else m[0] for m in money],
         currency_of(None, *money),
-        row.sale_date,
-        row.paid_on_date,
-        row.shipped_on_date,
-        row.shipping_service,
-        row.tracking_number,
-        1 if row.is_item else 0,
+        *cells[_DATES_TO_TRACKING],
+        1 if is_item else 0,
     )
-    items = _item_rows(key, [row]) if row.is_item else ()
+    items = (_item_row(key, row.transaction_id or str(row.item_number), row),) if is_item else ()
     return Record((key,), (line,), ((order,), items))
 
 
-def _item_rows(order_key: str, items: list[OrderRow]) -> tuple[tuple[object, ...], ...]:
+def _item_rows(order_key: str, items: list[OrderValues]) -> tuple[tuple[object, ...], ...]:
     seen: dict[str, int] = {}
     result = []
     for item in items:
@@ -155,19 +166,20 @@ def _item_rows(order_key: str, items: list[OrderRow]) -> tuple[tuple[object, ...
         seen[line_key] = seen.get(line_key, 0) + 1
         if seen[line_key] > 1:
             line_key = f"{line_key}#{seen[line_key]}"
-        result.append(
-            (
-                order_key,
-                line_key,
-                item.item_number,
-                item.item_title,
-                item.custom_label,
-                item.quantity,
-                amount(item.sold_for),
-                currency_of(None, item.sold_for),
-                item.transaction_id,
-                item.variation_details,
-                item.tracking_number,
-            )
-        )
+        result.append(_item_row(order_key, line_key, item))
     return tuple(result)
+
+
+def _item_row(order_key: str, line_key: str, item: OrderValues) -> tuple[object, ...]:
+    sold_for = item.sold_for
+    cells: tuple[Any, ...] = item
+    return (
+        order_key,
+        line_key,
+        *cells[_ITEM_TO_QUANTITY],
+        None if sold_for is None else sold_for[0],
+        None if sold_for is None else sold_for[1],
+        item.transaction_id,
+        item.variation_details,
+        item.tracking_number,
+    )

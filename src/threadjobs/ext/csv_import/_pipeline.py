@@ -10,16 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
 
 from ._errors import RecordsRejected
-from ._models import error_reason, model_for
+from ._models import error_reason
 from ._orders import OrderGrouper
 from ._reader import CsvReader
 from ._report import ImportReport, ReportBuilder
+from ._rows import compile_row_validator
 from ._sinks import Outcome, RowSink, SinkSession
 from ._tables import Record, record_from_row
 from ._types import ColumnMap, CsvType
@@ -148,7 +148,7 @@ class CsvImport:
         # The hot loop of the import: it runs once per row, so it binds what
         # it calls to locals and does no work a row does not need.
         columns = reader.columns
-        validate = _row_validator(columns)
+        validate = compile_row_validator(columns)
         grouper = OrderGrouper() if columns.csv_type is CsvType.ORDERS else None
         group = None if grouper is None else grouper.add
         batch_size = self.batch_size
@@ -158,7 +158,7 @@ class CsvImport:
         for line, cells in reader.iter_cells():
             builder.total_rows += 1
             try:
-                model = validate(cells)
+                values = validate(cells)
             except ValidationError as exc:
                 self._count_invalid(builder, columns, line, cells, exc)
                 continue
@@ -166,11 +166,11 @@ class CsvImport:
             if group is not None:
                 # A finished order comes out when the first row of the next
                 # one goes in; until then its rows wait in the grouper.
-                record = group(line, model)
+                record = group(line, values)  # type: ignore[arg-type]  # orders give OrderValues
                 if record is None:
                     continue
             else:
-                record = record_from_row(model, line)
+                record = record_from_row(values, line)
             append(record)
             rows_in_batch += len(record.lines)
             if rows_in_batch >= batch_size:
@@ -226,32 +226,6 @@ def _count(builder: ReportBuilder, record: Record, outcome: Outcome) -> None:
         builder.inserted_rows += len(record.lines)
     else:
         builder.updated_rows += len(record.lines)
-
-
-def _row_validator(columns: ColumnMap) -> Callable[[list[str]], Any]:
-    """Return a fast function turning a row's cells into the type's model."""
-    model = model_for(columns.csv_type)
-    fields = tuple(columns.positions)
-    positions = tuple(columns.positions.values())
-    width = max(positions) + 1
-    getter = itemgetter(*positions)
-    single = len(positions) == 1
-    # The model's compiled validator, called directly: what model_validate
-    # does, less a Python frame per row.
-    validate_python = model.__pydantic_validator__.validate_python
-
-    def validate(cells: list[str]) -> Any:
-        if len(cells) < width:
-            cells = cells + [""] * (width - len(cells))
-        values = (getter(cells),) if single else getter(cells)
-        # Empty cells are left out: the field keeps its default (None, since
-        # empty is not zero) without a validator call. Most cells of an
-        # Orders report are empty, so this halves the validation time.
-        return validate_python(
-            {f: v for f, v in zip(fields, values, strict=False) if v and not v.isspace()}
-        )
-
-    return validate
 
 
 def import_csv(

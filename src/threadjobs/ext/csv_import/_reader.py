@@ -152,6 +152,15 @@ class CsvReader:
                     self.skipped_lines += index < header_index
                     continue
                 first = cells[0] if cells else ""
+                if first.isdecimal():
+                    # The common case (a sales record number), decided with
+                    # one regex instead of four: of the skipped rows only a
+                    # "43,record(s) downloaded" trailer starts with digits.
+                    if len(cells) > 1 and _TRAILER_TEXT.match(cells[1]):
+                        self.skipped_lines += 1
+                        continue
+                    yield line, cells
+                    continue
                 # A non-blank first cell rules out a blank row without
                 # looking at the other 80 cells; the other checks read only
                 # the first two cells.

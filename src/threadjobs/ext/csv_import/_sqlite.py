@@ -13,8 +13,10 @@ import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import TypeVar
+from operator import methodcaller
+from typing import Any, TypeVar
 
+from ._checkpointer import WAL_PAGES, Checkpointer
 from ._errors import RecordsRejected, UploadNotFound
 from ._sinks import Outcome, Upload, UploadChanges
 from ._tables import TABLES, Record, Table
@@ -49,8 +51,9 @@ def _connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     # Checkpoint the WAL every ~40 MB instead of every ~4 MB: each checkpoint
     # syncs the database file, and an import of random order numbers dirties
-    # pages all over the key index. Measured: +50 % write throughput.
-    conn.execute("PRAGMA wal_autocheckpoint=10000")
+    # pages all over the key index. Measured: +50 % write throughput. An
+    # import session checkpoints on a thread instead (see _checkpointer).
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
     return conn
 
 
@@ -90,36 +93,67 @@ class SqliteSink:
 
     def open(self, account_id: str, csv_type: CsvType) -> SqliteSession:
         """Open a session writing ``csv_type`` records for ``account_id``."""
-        return SqliteSession(_connect(self.path), account_id, TABLES[csv_type])
+        conn = _connect(self.path)
+        try:
+            checkpointer = Checkpointer(lambda: _connect(self.path))
+        except BaseException:
+            conn.close()
+            raise
+        return SqliteSession(conn, account_id, TABLES[csv_type], checkpointer)
 
 
-def _adapter(kind: str) -> Callable[[object], object] | None:
+def _converter(kind: str) -> Callable[[Any], object] | None:
     if kind == "money":
         return str
     if kind in ("date", "datetime"):
-        return lambda value: value.isoformat()  # type: ignore[attr-defined]
+        return _isoformat
     if kind == "bool":
-        return lambda value: int(value)  # type: ignore[call-overload]
+        return int
     return None
+
+
+_isoformat = methodcaller("isoformat")
+
+
+def _row_adapter(account_id: str, table: Table) -> Callable[[tuple[object, ...]], list[object]]:
+    """Return a function turning a record's row into the statement's parameters."""
+    # Only non-text columns need converting; most are text and pass through.
+    # Position i + 1: the parameters start with account_id.
+    conversions = tuple(
+        (i + 1, convert)
+        for i, column in enumerate(table.columns)
+        if (convert := _converter(column.kind)) is not None
+    )
+
+    def adapt(row: tuple[object, ...]) -> list[object]:
+        values = [account_id, *row]
+        for i, convert in conversions:
+            value = values[i]
+            if value is not None:
+                values[i] = convert(value)
+        return values
+
+    return adapt
 
 
 class SqliteSession:
     """One import's connection; see :class:`~threadjobs.ext.csv_import.SinkSession`."""
 
     def __init__(
-        self, conn: sqlite3.Connection, account_id: str, tables: tuple[Table, ...]
+        self,
+        conn: sqlite3.Connection,
+        account_id: str,
+        tables: tuple[Table, ...],
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         self._conn = conn
+        self._checkpointer = checkpointer
+        if checkpointer is not None:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
         self._account_id = account_id
-        self._tables = tables
         self._upserts = [_upsert_sql(t) for t in tables]
-        # Only non-text columns need converting; most are text and pass through.
-        self._adapters = [
-            [(i, f) for i, c in enumerate(t.columns) if (f := _adapter(c.kind)) is not None]
-            for t in tables
-        ]
+        self._adapters = [_row_adapter(account_id, t) for t in tables]
         primary = tables[0]
-        self._key_positions = [primary.column_names.index(k) for k in primary.key]
         self._existing_sql = (
             f"SELECT {', '.join(primary.key)} FROM {primary.name} "
             f"WHERE account_id = ? AND {primary.key[0]} IN "
@@ -136,10 +170,12 @@ class SqliteSession:
                 outcomes.append("updated" if record.key in existing else "inserted")
                 existing.add(record.key)
             for index, upsert in enumerate(self._upserts):
-                rows = [self._adapt(index, row) for r in records for row in r.rows[index]]
+                adapt = self._adapters[index]
+                rows = [adapt(row) for r in records for row in r.rows[index]]
                 if rows:
                     conn.executemany(upsert, rows)
             conn.execute("COMMIT")
+            self._committed()
         except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError) as exc:
             conn.execute("ROLLBACK")
             raise RecordsRejected(f"the database refused the data: {exc}") from exc
@@ -151,7 +187,25 @@ class SqliteSession:
 
     def close(self) -> None:
         """Close the connection."""
-        self._conn.close()
+        try:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+        finally:
+            self._conn.close()
+
+    def _committed(self) -> None:
+        checkpointer = self._checkpointer
+        if checkpointer is None:
+            return
+        if checkpointer.error is not None:
+            # The thread stopped: let SQLite checkpoint in COMMIT again.
+            self._conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
+            self._checkpointer = None
+            checkpointer.close()
+        elif checkpointer.wal_pages >= WAL_PAGES:
+            checkpointer.settle(self._conn)
+        else:
+            checkpointer.committed()
 
     def _existing_keys(self, records: Sequence[Record]) -> set[tuple[str, ...]]:
         firsts = list({r.key[0] for r in records})
@@ -163,15 +217,6 @@ class SqliteSession:
             sql = self._existing_sql + f"({', '.join('?' * len(chunk))})"
             found.update(tuple(row) for row in self._conn.execute(sql, (self._account_id, *chunk)))
         return found
-
-    def _adapt(self, table_index: int, row: tuple[object, ...]) -> tuple[object, ...]:
-        adapters = self._adapters[table_index]
-        values = [self._account_id, *row]
-        for i, adapt in adapters:
-            value = values[i + 1]
-            if value is not None:
-                values[i + 1] = adapt(value)
-        return tuple(values)
 
 
 def _upsert_sql(table: Table) -> str:

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ._models import CustomerRow, ListingRow, MessageRow, ProductRow, RowModel
+from ._rows import CustomerValues, ListingValues, MessageValues, ProductValues, RowValues
 from ._types import CsvType
-from ._values import Money
+from ._values import Amount
 
 __all__ = ["TABLES", "Column", "Record", "Table", "record_from_row"]
 
@@ -154,21 +154,24 @@ TABLES: dict[CsvType, tuple[Table, ...]] = {
 }
 
 
-def amount(money: Money | None) -> object:
+def amount(money: Amount | None) -> object:
     """The Decimal of a money value, ``None`` for an empty cell."""
-    return None if money is None else money.amount
+    return None if money is None else money[0]
 
 
-def currency_of(declared: str | None, *amounts: Money | None) -> str | None:
+def currency_of(declared: str | None, *amounts: Amount | None) -> str | None:
     """The row's currency: its Currency column, else the first marked amount."""
     if declared:
         return declared
-    return next((m.currency for m in amounts if m is not None and m.currency), None)
+    for money in amounts:
+        if money is not None and money[1]:
+            return money[1]
+    return None
 
 
-def record_from_row(row: RowModel, line: int) -> Record:
+def record_from_row(row: RowValues, line: int) -> Record:
     """Build the record of a single-row type (everything but orders)."""
-    if isinstance(row, ListingRow):
+    if isinstance(row, ListingValues):
         prices = (row.start_price, row.buy_it_now_price, row.reserve_price, row.current_price)
         key: tuple[str, ...] = (str(row.item_number), row.variation_key)
         values: tuple[object, ...] = (
@@ -190,7 +193,7 @@ def record_from_row(row: RowModel, line: int) -> Record:
             row.condition,
             row.listing_site,
         )
-    elif isinstance(row, ProductRow):
+    elif isinstance(row, ProductValues):
         key = (str(row.sku),)
         values = (
             *key,
@@ -206,7 +209,7 @@ def record_from_row(row: RowModel, line: int) -> Record:
             row.relationship,
             row.relationship_details,
         )
-    elif isinstance(row, CustomerRow):
+    elif isinstance(row, CustomerValues):
         key = (str(row.buyer_username),)
         values = (
             *key,
@@ -225,7 +228,7 @@ def record_from_row(row: RowModel, line: int) -> Record:
             amount(row.total_spent),
             currency_of(None, row.total_spent),
         )
-    elif isinstance(row, MessageRow):
+    elif isinstance(row, MessageValues):
         key = (str(row.message_id),)
         values = (
             *key,

@@ -18,8 +18,10 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 __all__ = [
+    "Amount",
     "InvalidValue",
     "Money",
+    "parse_amount",
     "parse_bool",
     "parse_count",
     "parse_date",
@@ -56,6 +58,11 @@ class Money:
     amount: Decimal
     currency: str | None
 
+
+#: An amount of money as the import pipeline carries it: (amount, currency).
+#: A plain tuple, because a 1,000,000-row report holds about 3,000,000 amounts
+#: and building a frozen dataclass for each costs more than parsing it.
+Amount = tuple[Decimal, str | None]
 
 # Longest first, so "AU $" wins over "$". A bare "$" is USD: the US site is
 # where eBay writes "$" alone; AU and CA reports prefix it ("AU $3,000.00").
@@ -97,7 +104,6 @@ def parse_text(text: str) -> str | None:
     return stripped or None
 
 
-@lru_cache(maxsize=16384)
 def parse_money(text: str) -> Money | None:
     """Parse an eBay money cell.
 
@@ -109,10 +115,21 @@ def parse_money(text: str) -> Money | None:
     Raises:
         InvalidValue: ``invalid_money`` when the text is not an amount.
     """
+    parsed = parse_amount(text)
+    return None if parsed is None else Money(*parsed)
+
+
+@lru_cache(maxsize=16384)
+def parse_amount(text: str) -> Amount | None:
+    """Like :func:`parse_money`, but return a plain ``(amount, currency)`` tuple.
+
+    Raises:
+        InvalidValue: ``invalid_money`` when the text is not an amount.
+    """
     fast = _FAST_MONEY.match(text)
     if fast is not None:
         mark, digits = fast.group(1, 2)
-        return Money(Decimal(digits.replace(",", "")), _FAST_MARKS[mark])
+        return Decimal(digits.replace(",", "")), _FAST_MARKS[mark]
     s = text.strip()
     if not s or s in ("--", "-"):
         return None
@@ -132,7 +149,7 @@ def parse_money(text: str) -> Money | None:
         amount = Decimal(_normalise_number(s, text))
     except InvalidOperation:  # pragma: no cover - _NUMBER already rules this out
         raise InvalidValue("invalid_money", f"{text!r} is not an amount of money") from None
-    return Money(-amount if negative else amount, currency)
+    return -amount if negative else amount, currency
 
 
 def _take_currency(s: str, *, prefix: bool) -> tuple[str | None, str]:
