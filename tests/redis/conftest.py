@@ -171,7 +171,7 @@ def make_store(
         def make(**kwargs: Any) -> RedisJobStore:
             store = RedisJobStore.from_url(real.url, queue=queue, **kwargs)
             if backend == "redis-eval":
-                store._functions = False
+                store._calls.functions = False
             stores.append(store)
             return store
 

@@ -48,14 +48,14 @@ class _Callable:
 
 def test_plain_clients_get_a_lane_others_do_not(redis_server: RedisServer) -> None:
     plain = RedisJobStore.from_url(redis_server.url, queue="a")
-    assert isinstance(plain._lane, Lane)
+    assert isinstance(plain._calls.lane, Lane)
     single = RedisJobStore.from_url(redis_server.url, queue="a", single_connection_client=True)
-    assert single._lane is None
+    assert single._calls.lane is None
     blocking = RedisJobStore(
         redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(redis_server.url)),
         queue="a",
     )
-    assert blocking._lane is None
+    assert blocking._calls.lane is None
     for store in (plain, single, blocking):
         store.close()
 
@@ -69,8 +69,10 @@ def test_script_calls_skip_redis_py(real_store: RedisJobStore) -> None:
 
     cycle()  # the first call of each script loads it through redis-py (NOSCRIPT)
     calls: list[str] = []
-    for name, script in list(real_store._scripts.items()):
-        real_store._scripts[name] = _Callable(lambda *a, _n=name, **k: calls.append(_n), script.sha)
+    for name, script in list(real_store._calls.scripts.items()):
+        real_store._calls.scripts[name] = _Callable(
+            lambda *a, _n=name, **k: calls.append(_n), script.sha
+        )
     cycle()
     assert calls == []  # nothing went through redis-py's Script objects
 
@@ -91,7 +93,9 @@ def test_killed_connections_are_replaced_without_an_error(
 ) -> None:
     admin = redis.Redis.from_url(redis_server.url)
     real_store.create(new_job())
-    assert real_store._lane is not None and real_store._lane._idle  # one idle connection
+    assert (
+        real_store._calls.lane is not None and real_store._calls.lane._idle
+    )  # one idle connection
     admin.client_kill_filter(_type="normal", skipme=True)  # every connection but admin's
     created = [real_store.create(new_job()) for _ in range(3)]
     assert all(ok for _, ok in created)
@@ -115,7 +119,7 @@ def test_redis_down_is_store_unavailable(make_server: Any) -> None:
 def test_an_interrupted_call_never_reuses_its_connection(
     real_store: RedisJobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lane = real_store._lane
+    lane = real_store._calls.lane
     assert lane is not None
     real_store.create(new_job())
     [slot] = lane._idle
@@ -220,13 +224,13 @@ def test_threads_share_the_lane_without_mixing_replies(real_store: RedisJobStore
         t.join()
     assert errors == []
     assert real_store.counts()[JobStatus.QUEUED] == 400
-    assert real_store._lane is not None and 1 <= len(real_store._lane._idle) <= 8
+    assert real_store._calls.lane is not None and 1 <= len(real_store._calls.lane._idle) <= 8
 
 
 def test_close_closes_idle_connections(redis_server: RedisServer) -> None:
     store = RedisJobStore.from_url(redis_server.url, queue="closing")
     store.create(new_job())
-    lane = store._lane
+    lane = store._calls.lane
     assert lane is not None
     [slot] = lane._idle
     store.close()
@@ -267,7 +271,7 @@ def test_a_library_loaded_by_another_process_is_used(redis_server: RedisServer) 
     admin.function_load(scripts.FUNCTION_LIBRARY)  # as another process would
     store = RedisJobStore.from_url(redis_server.url, queue=f"x{uuid.uuid4().hex[:8]}")
     store.create(new_job())
-    assert store._functions is True
+    assert store._calls.functions is True
     store.close()
     admin.close()
 
@@ -280,7 +284,7 @@ def test_without_permission_to_load_functions_scripts_are_used(make_server: Any)
     store.create(new_job())
     [rec] = store.claim("w", 1, 30)
     assert store.finish(rec.id, 1, Finish(JobStatus.COMPLETED)) is not None
-    assert store._functions is False
+    assert store._calls.functions is False
     assert "cmdstat_evalsha" in admin.info("commandstats")
     store.close()
     admin.close()

@@ -15,44 +15,33 @@ import itertools
 import json
 import logging
 import secrets
-import select
-import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .._errors import MissingDependency, StoreError, StoreUnavailable
+from .._errors import MissingDependency, StoreError
 from .._models import JobStatus, Progress
 from .._store import CancelOutcome, Finish, JobRecord, LeaseState, NewJob, Retention
 from . import _redis_scripts as scripts
+from ._redis_calls import Calls, connect
 from ._redis_codec import (
     config_values,
     dumps,
     job_args,
     ms,
     record,
-    resp_command,
     socket_timeout,
     text,
 )
 from ._redis_keys import ALL_ACCOUNTS, QueueKeys, encode_account
-from ._redis_lane import LaneFailed, lane_for
+from ._redis_lane import LaneFailed
 
 try:
     import redis
     import redis.exceptions as redis_errors
-    from redis.backoff import ExponentialWithJitterBackoff
-    from redis.retry import Retry
 except ImportError:  # pragma: no cover - exercised only without the extra
     redis = None  # type: ignore[assignment]
-try:  # private names: without them the pool below always runs redis-py's own check
-    from redis._parsers import _RESP2Parser, _RESP3Parser
-
-    _PLAIN_PARSERS: tuple[type, ...] = (_RESP2Parser, _RESP3Parser)
-except ImportError:  # pragma: no cover
-    _PLAIN_PARSERS = ()
 
 __all__ = ["RedisJobStore"]
 
@@ -68,7 +57,6 @@ _RECOVER_BATCH = 200
 _GRACE_MS = 3_600_000  # the TTL safety net outlives retention by an hour, for a late purge()
 _LEASE_NAMES = {"0": LeaseState.LOST, "1": LeaseState.HELD, "2": LeaseState.CANCEL_REQUESTED}
 _FIELDS = list(scripts.FIELDS)
-_UNAVAILABLE_REPLIES = ("READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN")
 
 
 class RedisJobStore:
@@ -114,13 +102,7 @@ class RedisJobStore:
         self._fixed: list[Any] = [self.keys.ready.encode()]
         self._wake_cap = wake_cap
         self._promote_limit = promote_limit
-        self._scripts = {
-            name: client.register_script(getattr(scripts, name))
-            for name in (
-                "CREATE", "CLAIM", "HEARTBEAT", "PROGRESS", "FINISH", "FINISH_CLAIM", "CANCEL",
-                "RECOVER", "PURGE", "RECENT", "TIME",
-            )
-        }  # fmt: skip
+        self._calls = Calls(client)  # every command goes through it (see _redis_calls)
         self._clock_lock = threading.Lock()
         self._offset: float | None = None  # server epoch seconds minus time.monotonic()
         self._synced_at = 0.0
@@ -133,13 +115,6 @@ class RedisJobStore:
         self._nonces = itertools.count()  # next() is atomic in CPython: safe across threads
         # the last wait ended without a token: the next claim is an idle poll (see CLAIM)
         self._poll_timed_out = False
-        # script calls and wake-up waits skip redis-py's per-command machinery when the
-        # client is a plain one (see _redis_lane); otherwise None and redis-py's path
-        self._lane = lane_for(client, _LANE_POOLS)
-        # whether the status-changing code is a loaded function library (None: not yet
-        # asked; only on the lane, see _script)
-        self._functions: bool | None = None
-        self._library_lock = threading.Lock()
 
     @classmethod
     def from_url(
@@ -169,24 +144,7 @@ class RedisJobStore:
         """
         if redis is None:  # pragma: no cover
             raise MissingDependency(_INSTALL_HINT)
-        options: dict[str, Any] = {
-            "socket_connect_timeout": 5.0,
-            "socket_timeout": 5.0,
-            "health_check_interval": 30,
-            # fail fast so a submit while Redis is down raises promptly; workers back off
-            "retry": Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2),
-        }
-        options.update(redis_options)
-        client: Any
-        if cluster:
-            from redis.cluster import RedisCluster
-
-            client = RedisCluster.from_url(url, **options)
-        else:
-            single = options.pop("single_connection_client", False)
-            pool = _QuickCheckPool.from_url(url, **options)
-            client = redis.Redis(connection_pool=pool, single_connection_client=single)
-            client.auto_close_connection_pool = True  # as redis.Redis.from_url does
+        client = connect(url, cluster, redis_options)
         return cls(client, queue=queue, prefix=prefix, retention=retention)
 
     # -- clock -----------------------------------------------------------------------
@@ -231,64 +189,13 @@ class RedisJobStore:
             calls.append((keys, args))
         if len(calls) == 1:
             replies = [self._script("creating jobs", "CREATE", *calls[0])]
-        elif self._streamable():
-            replies = self._call("creating jobs", lambda: self._create_streamed(calls))
         else:
-            replies = self._call("creating jobs", lambda: self._create_pipelined(calls))
+            replies = self._calls.create_batches(calls)
         out = [(job.id, True) for job in jobs]
         for chunk_no, reply in enumerate(replies):
             for i in range(0, len(reply), 2):  # only the jobs whose dedup key was taken
                 out[chunk_no * _CREATE_CHUNK + int(reply[i])] = (text(reply[i + 1]), False)
         return out
-
-    def _streamable(self) -> bool:
-        """Whether bulk create may write script calls straight to one pooled connection."""
-        pool = getattr(self._client, "connection_pool", None)
-        return isinstance(self._client, redis.Redis) and isinstance(pool, redis.ConnectionPool)
-
-    def _create_streamed(self, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:
-        """Send the CREATE calls on one connection, packing each while Redis runs the last.
-
-        A pipeline packs every call before sending the first, so the client (~7 us per job
-        packing) and Redis (~9 us per job running) would take turns; here they overlap.
-        All arguments were built (and validated) before anything is sent. CREATE is
-        idempotent, so after a lost connection or a flushed script cache the whole batch
-        is sent again through redis-py's pipeline, with its retries.
-        """
-        script = self._scripts["CREATE"]
-        pool = self._client.connection_pool
-        conn = pool.get_connection()
-        replies: list[Any] = []
-        try:
-            encoding = conn.encoder.encoding
-            for keys, args in calls:
-                command = ["EVALSHA", script.sha, str(len(keys)), *keys, *args]
-                conn.send_packed_command([resp_command(command, encoding)])
-            for _ in calls:
-                try:
-                    replies.append(conn.read_response())
-                except redis_errors.ResponseError as exc:
-                    replies.append(exc)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError):
-            conn.disconnect()
-            return self._create_pipelined(calls)
-        except BaseException:
-            conn.disconnect()  # replies may be left unread: never reuse this connection
-            raise
-        finally:
-            pool.release(conn)
-        errors = [r for r in replies if isinstance(r, redis_errors.ResponseError)]
-        if any(isinstance(e, redis_errors.NoScriptError) for e in errors):
-            return self._create_pipelined(calls)  # the Script object reloads it
-        if errors:
-            raise errors[0]
-        return replies
-
-    def _create_pipelined(self, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:
-        pipe = self._client.pipeline(transaction=False)
-        for keys, args in calls:
-            self._scripts["CREATE"](keys, args, client=pipe)
-        return list(pipe.execute())
 
     # -- reading ------------------------------------------------------------------------
 
@@ -421,10 +328,7 @@ class RedisJobStore:
         started = time.monotonic()
         try:
             # a connection of its own: other threads' commands are not blocked
-            if self._lane is not None:
-                token = self._lane.execute(["BLPOP", self.keys.wake, f"{timeout:.3f}"])
-            else:
-                token = self._client.blpop([self.keys.wake], timeout=timeout)
+            token = self._calls.blpop(self.keys.wake, timeout)
             self._poll_timed_out = token is None
         except Exception as exc:
             if isinstance(exc, LaneFailed) or (
@@ -540,66 +444,17 @@ class RedisJobStore:
     def close(self) -> None:
         """Close the connections. The store is unusable afterwards."""
         self._closed = True
-        with suppress(Exception):  # closing a broken connection may raise; nothing to do
-            if self._lane is not None:
-                self._lane.close()
-            self._client.close()
+        self._calls.close()
 
     # -- the boundary to redis-py ---------------------------------------------------------
 
     def _script(self, action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
-        """Run one script; the single place script calls go through (tests spy on it).
-
-        On the lane: an FCALL of the loaded function library where Redis has one (see
-        _redis_scripts), else EVALSHA. Anything the lane cannot finish (a broken
-        connection, a script or library Redis lost) goes through redis-py's path, whose
-        retries apply and which loads the script.
-        """
-        script = self._scripts[name]
-        lane = self._lane
-        if lane is not None:
-            with _translated(action):
-                try:
-                    function = scripts.FUNCTIONS.get(name) if self._library() else None
-                    if function is not None:
-                        return lane.execute(["FCALL", function, len(keys), *keys, *args])
-                    return lane.execute(["EVALSHA", script.sha, len(keys), *keys, *args])
-                except (LaneFailed, redis_errors.NoScriptError):
-                    pass
-                except redis_errors.ResponseError as exc:
-                    if "function not found" not in str(exc).lower():
-                        raise
-                    self._functions = None  # flushed, or a restart without persistence
-        return self._call(action, lambda: script(keys, args))
-
-    def _library(self) -> bool:
-        """Whether the function library is loaded; loads it on first use.
-
-        Raises:
-            LaneFailed: Redis could not be asked; the question stays open.
-        """
-        if self._functions is None:
-            assert self._lane is not None
-            with self._library_lock:
-                if self._functions is None:
-                    try:
-                        self._lane.execute(["FUNCTION", "LOAD", scripts.FUNCTION_LIBRARY])
-                        self._functions = True
-                    except redis_errors.ResponseError as exc:
-                        # another process loaded the same code first: as good
-                        self._functions = "already exists" in str(exc)
-                        if not self._functions:
-                            log.info(
-                                "threadjobs: Redis functions unavailable (%s); using EVALSHA "
-                                "scripts, which cost Redis a few microseconds more per call",
-                                exc,
-                            )
-        return self._functions
+        """Run one script; the single place script calls go through (tests spy on it)."""
+        return self._calls.script(action, name, keys, args)
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
-        """Run ``fn``, translating every redis-py error into a threadjobs error."""
-        with _translated(action):
-            return fn()
+        """Run ``fn`` (redis-py calls), translating every redis-py error."""
+        return self._calls.call(action, fn)
 
     def _finish_args(self, attempt: int, finish: Finish) -> list[Any]:
         """FINISH's ARGV after the common part: ``attempt|status|delay ms|nonce``, result, error."""
@@ -653,58 +508,6 @@ class RedisJobStore:
             numbers = (ms(r.completed), ms(r.failed), ms(r.cancelled), _GRACE_MS, self._wake_cap)
             self._common = ["|".join([*map(str, numbers), self.keys.base]).encode()]
         return list(self._common)
-
-
-if redis is not None:
-
-    class _QuickCheckPool(redis.ConnectionPool):
-        """redis-py's pool, with a cheaper "is this connection clean?" check.
-
-        Before lending a connection, redis-py's pool asks the parser whether a reply is
-        waiting (left by an interrupted command, or a server that closed the socket): for
-        a plain socket that is ``settimeout(0)``, a ``recv`` that fails with EAGAIN (an
-        exception) and ``settimeout`` back, on every command; with ``socket_timeout`` set
-        this was about a fifth of a ``PING``'s client CPU. Here the same question is one
-        zero-timeout ``select`` plus a look at the parser's buffer; whenever the answer is
-        not a clear "nothing waiting" (pending data may also be a push notification,
-        which redis-py handles), or the connection is one this shortcut does not know
-        (TLS, the hiredis parser), redis-py's own check runs.
-        """
-
-        def ensure_connection(self, connection: Any) -> None:
-            sock = getattr(connection, "_sock", None)
-            parser = getattr(connection, "_parser", None)
-            buffer = getattr(parser, "_buffer", None)
-            if (
-                sock is None
-                or buffer is None
-                or type(parser) not in _PLAIN_PARSERS
-                or isinstance(sock, ssl.SSLSocket)
-                or buffer.unread_bytes()
-                or select.select([sock], [], [], 0)[0]
-            ):
-                super().ensure_connection(connection)
-
-    _LANE_POOLS: tuple[type, ...] = (redis.ConnectionPool, _QuickCheckPool)
-
-
-@contextmanager
-def _translated(action: str) -> Iterator[None]:
-    """The one boundary where redis-py exceptions become threadjobs exceptions."""
-    try:
-        yield
-    except Exception as exc:
-        if redis is None:  # pragma: no cover
-            raise
-        if isinstance(exc, (redis_errors.AuthenticationError, redis_errors.AuthorizationError)):
-            raise StoreError(f"Redis refused the credentials while {action}: {exc}") from exc
-        if isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError)):
-            raise StoreUnavailable(f"Redis is unreachable while {action}: {exc}") from exc
-        if isinstance(exc, redis_errors.RedisError) or type(exc).__module__.startswith("redis"):
-            if str(exc).startswith(_UNAVAILABLE_REPLIES):
-                raise StoreUnavailable(f"Redis is unavailable while {action}: {exc}") from exc
-            raise StoreError(f"Redis failed while {action}: {exc}") from exc
-        raise
 
 
 # -- helpers -------------------------------------------------------------------------

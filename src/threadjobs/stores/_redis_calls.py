@@ -1,0 +1,264 @@
+"""The Redis store's boundary to redis-py: every command it sends goes through here.
+
+:class:`Calls` runs the store's Lua (see :mod:`._redis_scripts`) and its few plain
+commands, and translates every redis-py error at one place (:func:`translated`) into
+:class:`~threadjobs.StoreUnavailable` or :class:`~threadjobs.StoreError`. On a plain
+``redis.Redis`` client, script calls and wake-up waits take the lane (dedicated
+connections, see :mod:`._redis_lane`) and, where Redis has functions, are ``FCALL`` calls of
+the loaded library; anything the short path cannot finish goes through redis-py, with its
+retries. :func:`connect` builds the client for ``RedisJobStore.from_url``.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
+
+from .._errors import StoreError, StoreUnavailable
+from . import _redis_scripts as scripts
+from ._redis_codec import resp_command
+from ._redis_lane import LaneFailed, lane_for
+
+try:
+    import redis
+    import redis.exceptions as redis_errors
+    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.retry import Retry
+except ImportError:  # pragma: no cover - exercised only without the extra
+    redis = None  # type: ignore[assignment]
+try:  # private names: without them the pool below always runs redis-py's own check
+    from redis._parsers import _RESP2Parser, _RESP3Parser
+
+    _PLAIN_PARSERS: tuple[type, ...] = (_RESP2Parser, _RESP3Parser)
+except ImportError:  # pragma: no cover
+    _PLAIN_PARSERS = ()
+
+__all__ = ["Calls", "connect", "translated"]
+
+T = TypeVar("T")
+log = logging.getLogger("threadjobs")
+
+_UNAVAILABLE_REPLIES = ("READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN")
+_SCRIPTS = (
+    "CREATE", "CLAIM", "HEARTBEAT", "PROGRESS", "FINISH", "FINISH_CLAIM", "CANCEL", "RECOVER",
+    "PURGE", "RECENT", "TIME",
+)  # fmt: skip
+
+
+def connect(url: str, cluster: bool, redis_options: dict[str, Any]) -> Any:
+    """A redis-py client for ``url``, with threadjobs' defaults under ``redis_options``."""
+    options: dict[str, Any] = {
+        "socket_connect_timeout": 5.0,
+        "socket_timeout": 5.0,
+        "health_check_interval": 30,
+        # fail fast so a submit while Redis is down raises promptly; workers back off
+        "retry": Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2),
+    }
+    options.update(redis_options)
+    if cluster:
+        from redis.cluster import RedisCluster
+
+        return RedisCluster.from_url(url, **options)
+    single = options.pop("single_connection_client", False)
+    pool = _QuickCheckPool.from_url(url, **options)
+    client = redis.Redis(connection_pool=pool, single_connection_client=single)
+    client.auto_close_connection_pool = True  # as redis.Redis.from_url does
+    return client
+
+
+class Calls:
+    """Runs the store's scripts and commands on ``client``; see the module docstring."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.scripts = {name: client.register_script(getattr(scripts, name)) for name in _SCRIPTS}
+        # None unless the client is a plain one (see _redis_lane)
+        self.lane = lane_for(client, _LANE_POOLS)
+        # whether the status-changing code is a loaded function library (None: not yet
+        # asked; only on the lane, see script())
+        self.functions: bool | None = None
+        self._library_lock = threading.Lock()
+
+    def script(self, action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
+        """Run one script.
+
+        On the lane: an FCALL of the loaded function library where Redis has one (see
+        _redis_scripts), else EVALSHA. Anything the lane cannot finish (a broken
+        connection, a script or library Redis lost) goes through redis-py's path, whose
+        retries apply and which loads the script.
+        """
+        script = self.scripts[name]
+        lane = self.lane
+        if lane is not None:
+            with translated(action):
+                try:
+                    function = scripts.FUNCTIONS.get(name) if self.library() else None
+                    if function is not None:
+                        return lane.execute(["FCALL", function, len(keys), *keys, *args])
+                    return lane.execute(["EVALSHA", script.sha, len(keys), *keys, *args])
+                except (LaneFailed, redis_errors.NoScriptError):
+                    pass
+                except redis_errors.ResponseError as exc:
+                    if "function not found" not in str(exc).lower():
+                        raise
+                    self.functions = None  # flushed, or a restart without persistence
+        return self.call(action, lambda: script(keys, args))
+
+    def library(self) -> bool:
+        """Whether the function library is loaded; loads it on first use.
+
+        Raises:
+            LaneFailed: Redis could not be asked; the question stays open.
+        """
+        if self.functions is None:
+            assert self.lane is not None
+            with self._library_lock:
+                if self.functions is None:
+                    try:
+                        self.lane.execute(["FUNCTION", "LOAD", scripts.FUNCTION_LIBRARY])
+                        self.functions = True
+                    except redis_errors.ResponseError as exc:
+                        # another process loaded the same code first: as good
+                        self.functions = "already exists" in str(exc)
+                        if not self.functions:
+                            log.info(
+                                "threadjobs: Redis functions unavailable (%s); using EVALSHA "
+                                "scripts, which cost Redis a few microseconds more per call",
+                                exc,
+                            )
+        return self.functions
+
+    def call(self, action: str, fn: Callable[[], T]) -> T:
+        """Run ``fn``, translating every redis-py error into a threadjobs error."""
+        with translated(action):
+            return fn()
+
+    def create_batches(self, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:
+        """Run several CREATE calls in one round trip; their replies in order."""
+        if self._streamable():
+            return self.call("creating jobs", lambda: self._create_streamed(calls))
+        return self.call("creating jobs", lambda: self._create_pipelined(calls))
+
+    def blpop(self, key: str, timeout: float) -> Any:
+        """``BLPOP key timeout`` on a connection of its own: None when it timed out.
+
+        Raises:
+            LaneFailed, redis.RedisError: Redis could not be reached (not translated:
+                the caller backs off instead of raising).
+        """
+        if self.lane is not None:
+            return self.lane.execute(["BLPOP", key, f"{timeout:.3f}"])
+        return self.client.blpop([key], timeout=timeout)
+
+    def close(self) -> None:
+        """Close every connection."""
+        with suppress(Exception):  # closing a broken connection may raise; nothing to do
+            if self.lane is not None:
+                self.lane.close()
+            self.client.close()
+
+    def _streamable(self) -> bool:
+        """Whether bulk create may write script calls straight to one pooled connection."""
+        pool = getattr(self.client, "connection_pool", None)
+        return isinstance(self.client, redis.Redis) and isinstance(pool, redis.ConnectionPool)
+
+    def _create_streamed(self, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:
+        """Send the CREATE calls on one connection, packing each while Redis runs the last.
+
+        A pipeline packs every call before sending the first, so the client (~7 us per job
+        packing) and Redis (~9 us per job running) would take turns; here they overlap.
+        All arguments were built (and validated) before anything is sent. CREATE is
+        idempotent, so after a lost connection or a flushed script cache the whole batch
+        is sent again through redis-py's pipeline, with its retries.
+        """
+        script = self.scripts["CREATE"]
+        pool = self.client.connection_pool
+        conn = pool.get_connection()
+        replies: list[Any] = []
+        try:
+            encoding = conn.encoder.encoding
+            for keys, args in calls:
+                command = ["EVALSHA", script.sha, str(len(keys)), *keys, *args]
+                conn.send_packed_command([resp_command(command, encoding)])
+            for _ in calls:
+                try:
+                    replies.append(conn.read_response())
+                except redis_errors.ResponseError as exc:
+                    replies.append(exc)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError):
+            conn.disconnect()
+            return self._create_pipelined(calls)
+        except BaseException:
+            conn.disconnect()  # replies may be left unread: never reuse this connection
+            raise
+        finally:
+            pool.release(conn)
+        errors = [r for r in replies if isinstance(r, redis_errors.ResponseError)]
+        if any(isinstance(e, redis_errors.NoScriptError) for e in errors):
+            return self._create_pipelined(calls)  # the Script object reloads it
+        if errors:
+            raise errors[0]
+        return replies
+
+    def _create_pipelined(self, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for keys, args in calls:
+            self.scripts["CREATE"](keys, args, client=pipe)
+        return list(pipe.execute())
+
+
+if redis is not None:
+
+    class _QuickCheckPool(redis.ConnectionPool):
+        """redis-py's pool, with a cheaper "is this connection clean?" check.
+
+        Before lending a connection, redis-py's pool asks the parser whether a reply is
+        waiting (left by an interrupted command, or a server that closed the socket): for
+        a plain socket that is ``settimeout(0)``, a ``recv`` that fails with EAGAIN (an
+        exception) and ``settimeout`` back, on every command; with ``socket_timeout`` set
+        this was about a fifth of a ``PING``'s client CPU. Here the same question is one
+        zero-timeout ``select`` plus a look at the parser's buffer; whenever the answer is
+        not a clear "nothing waiting" (pending data may also be a push notification,
+        which redis-py handles), or the connection is one this shortcut does not know
+        (TLS, the hiredis parser), redis-py's own check runs.
+        """
+
+        def ensure_connection(self, connection: Any) -> None:
+            sock = getattr(connection, "_sock", None)
+            parser = getattr(connection, "_parser", None)
+            buffer = getattr(parser, "_buffer", None)
+            if (
+                sock is None
+                or buffer is None
+                or type(parser) not in _PLAIN_PARSERS
+                or isinstance(sock, ssl.SSLSocket)
+                or buffer.unread_bytes()
+                or select.select([sock], [], [], 0)[0]
+            ):
+                super().ensure_connection(connection)
+
+    _LANE_POOLS: tuple[type, ...] = (redis.ConnectionPool, _QuickCheckPool)
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """The one boundary where redis-py exceptions become threadjobs exceptions."""
+    try:
+        yield
+    except Exception as exc:
+        if redis is None:  # pragma: no cover
+            raise
+        if isinstance(exc, (redis_errors.AuthenticationError, redis_errors.AuthorizationError)):
+            raise StoreError(f"Redis refused the credentials while {action}: {exc}") from exc
+        if isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError)):
+            raise StoreUnavailable(f"Redis is unreachable while {action}: {exc}") from exc
+        if isinstance(exc, redis_errors.RedisError) or type(exc).__module__.startswith("redis"):
+            if str(exc).startswith(_UNAVAILABLE_REPLIES):
+                raise StoreUnavailable(f"Redis is unavailable while {action}: {exc}") from exc
+            raise StoreError(f"Redis failed while {action}: {exc}") from exc
+        raise
