@@ -288,3 +288,28 @@ def test_without_permission_to_load_functions_scripts_are_used(make_server: Any)
     assert "cmdstat_evalsha" in admin.info("commandstats")
     store.close()
     admin.close()
+
+
+@pytest.mark.parametrize("functions", [True, False])
+def test_a_first_bulk_create_is_sent_once(
+    functions: bool, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.script_flush()
+    admin.function_flush()
+    store = RedisJobStore.from_url(redis_server.url, queue=f"b{uuid.uuid4().hex[:8]}")
+    if not functions:
+        store._calls.functions = False
+    pipelined: list[int] = []
+    real = store._calls._create_pipelined
+
+    def spy(calls: Any) -> Any:
+        pipelined.append(1)
+        return real(calls)
+
+    monkeypatch.setattr(store._calls, "_create_pipelined", spy)
+    ids = store.create_many([new_job() for _ in range(600)])  # three chunks
+    assert all(created for _, created in ids) and pipelined == []
+    assert store.counts()[JobStatus.QUEUED] == 600
+    store.close()
+    admin.close()

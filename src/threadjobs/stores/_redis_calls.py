@@ -83,6 +83,7 @@ class Calls:
         # asked; only on the lane, see script())
         self.functions: bool | None = None
         self._library_lock = threading.Lock()
+        self._create_loaded = False  # CREATE sent to Redis with SCRIPT LOAD (bulk create)
 
     def script(self, action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
         """Run one script.
@@ -95,18 +96,20 @@ class Calls:
         script = self.scripts[name]
         lane = self.lane
         if lane is not None:
+            function: str | None = None
             with translated(action):
                 try:
                     function = scripts.FUNCTIONS.get(name) if self.library() else None
                     if function is not None:
                         return lane.execute(["FCALL", function, len(keys), *keys, *args])
                     return lane.execute(["EVALSHA", script.sha, len(keys), *keys, *args])
-                except (LaneFailed, redis_errors.NoScriptError):
+                except LaneFailed:
                     pass
                 except redis_errors.ResponseError as exc:
-                    if "function not found" not in str(exc).lower():
+                    if not _lost_code(exc):
                         raise
-                    self.functions = None  # flushed, or a restart without persistence
+                    if function is not None:  # flushed, or a restart without persistence
+                        self.functions = None
         return self.call(action, lambda: script(keys, args))
 
     def library(self) -> bool:
@@ -176,14 +179,14 @@ class Calls:
         idempotent, so after a lost connection or a flushed script cache the whole batch
         is sent again through redis-py's pipeline, with its retries.
         """
-        script = self.scripts["CREATE"]
+        head = self._create_head()
         pool = self.client.connection_pool
         conn = pool.get_connection()
         replies: list[Any] = []
         try:
             encoding = conn.encoder.encoding
             for keys, args in calls:
-                command = ["EVALSHA", script.sha, str(len(keys)), *keys, *args]
+                command = [*head, str(len(keys)), *keys, *args]
                 conn.send_packed_command([resp_command(command, encoding)])
             for _ in calls:
                 try:
@@ -199,17 +202,37 @@ class Calls:
         finally:
             pool.release(conn)
         errors = [r for r in replies if isinstance(r, redis_errors.ResponseError)]
-        if any(isinstance(e, redis_errors.NoScriptError) for e in errors):
+        if any(_lost_code(e) for e in errors):
+            self.functions = None  # asked again on the next call
             return self._create_pipelined(calls)  # the Script object reloads it
         if errors:
             raise errors[0]
         return replies
+
+    def _create_head(self) -> list[Any]:
+        """How to call CREATE on a raw connection: FCALL where the library is loaded."""
+        if self.lane is not None:
+            with suppress(LaneFailed):
+                if self.library():
+                    return ["FCALL", scripts.FUNCTIONS["CREATE"]]
+        # load the script up front: a first bulk create would otherwise get NOSCRIPT for
+        # every chunk and be sent twice
+        script = self.scripts["CREATE"]
+        if not self._create_loaded:
+            self.client.script_load(script.script)
+            self._create_loaded = True
+        return ["EVALSHA", script.sha]
 
     def _create_pipelined(self, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
         for keys, args in calls:
             self.scripts["CREATE"](keys, args, client=pipe)
         return list(pipe.execute())
+
+
+def _lost_code(exc: Exception) -> bool:
+    """Whether an error reply says Redis no longer has the script or function called."""
+    return isinstance(exc, redis_errors.NoScriptError) or "function not found" in str(exc).lower()
 
 
 if redis is not None:
