@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,14 +95,20 @@ def tls_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.mark.parametrize("check", sorted(c.__name__ for c in CHECKS))
 def test_conformance_over_tls(check: str, tls_url: str) -> None:
-    checks = dict(
-        iter_checks(
-            lambda retention: RedisJobStore.from_url(
-                tls_url, queue=f"t{uuid.uuid4().hex[:10]}", retention=retention
-            )
+    stores: list[RedisJobStore] = []
+
+    def make(retention: Any) -> RedisJobStore:
+        store = RedisJobStore.from_url(
+            tls_url, queue=f"t{uuid.uuid4().hex[:10]}", retention=retention
         )
-    )
-    checks[check]()
+        stores.append(store)
+        return store
+
+    try:
+        dict(iter_checks(make))[check]()
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_the_fast_path_runs_over_tls(tls_url: str) -> None:
@@ -143,4 +150,5 @@ def test_a_manager_runs_jobs_over_tls(tls_url: str) -> None:
         manager.register(EchoHandler())
         job_id = manager.submit("echo", params={"n": 21})
         job = manager.wait(job_id, timeout=10)
+    store.close()
     assert (job.status, job.result, seen) == (JobStatus.COMPLETED, 42, [21])

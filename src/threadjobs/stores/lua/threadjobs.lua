@@ -425,7 +425,6 @@ end
 -- claim replies are one JSON array (cjson: C on both sides; parsing ~50 RESP elements in
 -- Python per call cost more than the script): server ms, ms until the next delayed job
 -- (-1: none), finish state, the finished job's values (or 0), then each claimed job's
-
 local function claim_entry(keys, argv)
   setup(keys, argv)
   local out = {NOW_S, '-1', '', 0}
