@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Sequence
-from contextlib import suppress
 from typing import Any
 
 from ._redis_codec import resp_command
@@ -186,8 +185,11 @@ class Lane:
         # a store dropped without close(): close its sockets rather than leave them to the
         # garbage collector (redis-py's pool does the same for its own connections)
         for slot in self._idle:
-            with suppress(Exception):
+            # no module globals here (they may be gone at interpreter exit), so no suppress()
+            try:  # noqa: SIM105
                 slot.conn.disconnect()
+            except Exception:
+                pass
 
     def _forget(self) -> None:
         # in a forked child: these sockets are the parent's; drop them unclosed
