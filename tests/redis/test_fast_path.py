@@ -22,7 +22,7 @@ from threadjobs._models import JobStatus
 from threadjobs._store import Finish
 from threadjobs.stores import _redis_scripts as scripts
 from threadjobs.stores._redis import RedisJobStore
-from threadjobs.stores._redis_lane import Lane, _Conn, _Unreadable
+from threadjobs.stores._redis_lane import Lane, _Conn
 
 from .conftest import RedisServer, redis
 from .test_store import new_job
@@ -191,15 +191,23 @@ def test_the_reader_raises_redis_py_error_classes() -> None:
     assert slot.clean
 
 
+def test_the_reader_skips_push_messages_and_reads_maps() -> None:
+    data = b">2\r\n$7\r\nmessage\r\n$1\r\nx\r\n:7\r\n%1\r\n$1\r\nk\r\n~2\r\n:1\r\n:2\r\n"
+    slot = _Conn(FakeConnection(data, 5))
+    assert slot.read() == 7  # the push before it is not a reply
+    assert slot.read() == {b"k": [1, 2]}
+    assert slot.clean
+
+
 def test_the_reader_refuses_what_it_does_not_know_and_a_closed_socket() -> None:
-    with pytest.raises(_Unreadable):
-        _Conn(FakeConnection(b">2\r\n$7\r\nmessage\r\n$1\r\nx\r\n", 100)).read()
+    with pytest.raises(redis.exceptions.InvalidResponse):
+        _Conn(FakeConnection(b"?what\r\n", 100)).read()
     with pytest.raises(redis.exceptions.ConnectionError):
         _Conn(FakeConnection(b"$10\r\nshort", 100)).read()
 
 
 def test_a_connection_with_unread_bytes_is_not_reused() -> None:
-    slot = _Conn(FakeConnection(b":1\r\n>1\r\n", 100))
+    slot = _Conn(FakeConnection(b":1\r\n:2\r\n", 100))
     assert slot.read() == 1
     assert not slot.clean
 

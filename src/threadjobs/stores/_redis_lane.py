@@ -52,10 +52,10 @@ class _Conn:
     """A redis-py connection and a RESP reader over its socket.
 
     The reader covers what the store's commands reply (bulk and simple strings, integers,
-    nulls, arrays, errors; the RESP3 double, boolean and big number for completeness). It
-    costs about a quarter of redis-py's parser per reply, which builds a generic parse
-    with push-message and decoding hooks. Anything else (a push message, a map) ends the
-    connection's use by the lane.
+    nulls, arrays, errors) and, for completeness, RESP3's doubles, booleans, big numbers,
+    maps and sets; push messages are skipped. It costs about a quarter of redis-py's
+    parser per reply, which is generic (hooks for pushes and decoding). Anything else is
+    an ``InvalidResponse``, and the connection is not used again.
     """
 
     __slots__ = ("buf", "conn", "pos", "sock")
@@ -67,11 +67,19 @@ class _Conn:
         self.pos = 0
 
     def read(self) -> Any:
-        """One whole reply. Error replies are raised as redis-py raises them."""
+        """One whole reply. Error replies are raised as redis-py raises them.
+
+        RESP3 push messages arriving before it (``>``; e.g. a server's maintenance
+        notices) are read and dropped: they are not replies, and nothing on these
+        connections subscribes to anything.
+        """
         sock = self.conn._sock
         if sock is not self.sock:  # (re)connected: nothing buffered belongs to this socket
             self.sock, self.buf, self.pos = sock, b"", 0
-        return self._value()
+        value = self._value()
+        while value is _PUSH:
+            value = self._value()
+        return value
 
     @property
     def clean(self) -> bool:
@@ -121,11 +129,19 @@ class _Conn:
             return float(rest)
         if kind == b"#":
             return rest == b"t"
-        raise _Unreadable(f"unexpected reply type {kind!r} from Redis")
+        if kind == b"%":
+            size = int(rest)
+            return {self._value(): self._value() for _ in range(size)}
+        if kind == b"~":
+            return [self._value() for _ in range(int(rest))]
+        if kind == b">":
+            for _ in range(int(rest)):
+                self._value()
+            return _PUSH
+        raise redis_errors.InvalidResponse(f"unexpected reply type {kind!r} from Redis")
 
 
-class _Unreadable(Exception):
-    """A reply the lane's reader does not handle; the connection is dropped."""
+_PUSH = object()  # what _value() returns for a push message, which read() skips
 
 
 class Lane:
@@ -162,8 +178,8 @@ class Lane:
             raise LaneFailed(str(exc)) from exc
         except BaseException:
             # interrupted mid-reply (KeyboardInterrupt, an injected timeout) or a reply
-            # not understood: the rest of it may still arrive, so this connection can
-            # never be trusted again
+            # not understood (InvalidResponse): the rest of it may still arrive, so this
+            # connection can never be trusted again
             conn.disconnect()
             raise
         self._put_back(slot)
