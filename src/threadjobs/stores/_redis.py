@@ -7,14 +7,17 @@ Everything stored is JSON or plain text: nothing read back is unpickled or impor
 
 Not for: queues spanning several Redis Cluster slots (one queue = one hash tag = one
 slot; use several queues to spread load). See ``docs/redis.md``.
+
+The store's parts: this class (the JobStore contract), ``lua/threadjobs.lua`` and
+``_redis_scripts`` (the Lua and how it is loaded), ``_redis_calls`` (every command, the
+error boundary), ``_redis_lane`` (the store's own connections), ``_redis_codec``
+(arguments and records), ``_redis_keys`` (key names), ``_redis_reads`` (reads).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,18 +26,17 @@ from typing import Any, TypeVar
 from .._errors import MissingDependency, StoreError
 from .._models import JobStatus, Progress
 from .._store import CancelOutcome, Finish, JobRecord, LeaseState, NewJob, Retention
-from . import _redis_scripts as scripts
+from . import _redis_reads as reads
 from ._redis_calls import Calls, connect
 from ._redis_codec import (
-    config_values,
-    dumps,
+    ScriptArgs,
     job_args,
     ms,
     record,
     socket_timeout,
     text,
 )
-from ._redis_keys import ALL_ACCOUNTS, QueueKeys, encode_account
+from ._redis_keys import QueueKeys
 from ._redis_lane import LaneFailed
 
 try:
@@ -54,9 +56,7 @@ _INSTALL_HINT = "RedisJobStore needs redis-py: pip install 'threadjobs[redis]'"
 # 250 about half that, at the same throughput: Redis stays responsive to other clients
 _CREATE_CHUNK = 250
 _RECOVER_BATCH = 200
-_GRACE_MS = 3_600_000  # the TTL safety net outlives retention by an hour, for a late purge()
 _LEASE_NAMES = {"0": LeaseState.LOST, "1": LeaseState.HELD, "2": LeaseState.CANCEL_REQUESTED}
-_FIELDS = list(scripts.FIELDS)
 
 
 class RedisJobStore:
@@ -100,19 +100,13 @@ class RedisJobStore:
         # queue's other keys from the base in their first argument (same hash tag, same
         # slot). Pre-encoded: redis-py passes bytes through untouched
         self._fixed: list[Any] = [self.keys.ready.encode()]
-        self._wake_cap = wake_cap
-        self._promote_limit = promote_limit
         self._calls = Calls(client)  # every command goes through it (see _redis_calls)
         self._clock_lock = threading.Lock()
         self._offset: float | None = None  # server epoch seconds minus time.monotonic()
         self._synced_at = 0.0
         self._next_due: float | None = None  # monotonic time the next delayed job is due
         self._closed = False
-        self._common: list[bytes] | None = None
-        self._claim_args: dict[tuple[str, int, float, bool], bytes] = {}
-        self._checked_server = False
-        self._nonce_prefix = secrets.token_hex(8)
-        self._nonces = itertools.count()  # next() is atomic in CPython: safe across threads
+        self._args = ScriptArgs(self.retention, self.keys.base, wake_cap, promote_limit)
         # the last wait ended without a token: the next claim is an idle poll (see CLAIM)
         self._poll_timed_out = False
 
@@ -197,7 +191,7 @@ class RedisJobStore:
                 out[chunk_no * _CREATE_CHUNK + int(reply[i])] = (text(reply[i + 1]), False)
         return out
 
-    # -- reading ------------------------------------------------------------------------
+    # -- reading (see _redis_reads) -----------------------------------------------------
 
     def get(self, job_id: str) -> JobRecord | None:
         """The job, or None if it does not exist or was purged.
@@ -205,12 +199,7 @@ class RedisJobStore:
         Raises:
             CorruptJobData: the stored hash cannot be read back as a job.
         """
-        values = self._call(
-            "reading a job", lambda: self._client.hmget(self.keys.job(job_id), _FIELDS)
-        )
-        if all(v is None for v in values):
-            return None
-        return record(values, job_id)
+        return reads.get_job(self._call, self._client, self.keys, job_id)
 
     def list_jobs(
         self,
@@ -220,74 +209,33 @@ class RedisJobStore:
         cursor: str | None,
     ) -> tuple[list[JobRecord], str | None]:
         """Newest first; ``cursor`` is the last id of the previous page. Costs O(page)."""
-        if limit <= 0:
-            return [], None
-        acct = encode_account(account_id)
-        if acct:
-            key = self.keys.index(status, per_account=True)
-            high = f"({acct}|{cursor}" if cursor is not None else f"({acct}}}"
-            low = f"[{acct}|"
-        else:
-            key = self.keys.index(status, per_account=False)
-            high = f"({cursor}" if cursor is not None else "+"
-            low = "-"
-
-        def read() -> list[Any]:
-            members = self._client.zrevrangebylex(key, high, low, start=0, num=limit + 1)
-            ids = [text(m).rsplit("|", 1)[-1] for m in members]
-            pipe = self._client.pipeline(transaction=False)
-            for job_id in ids[:limit]:
-                pipe.hmget(self.keys.job(job_id), _FIELDS)
-            return [ids, pipe.execute()]
-
-        ids, hashes = self._call("listing jobs", read)
-        page = [
-            record(values, job_id)
-            for job_id, values in zip(ids, hashes, strict=False)
-            if any(v is not None for v in values)  # purged between the two reads
-        ]
-        more = len(ids) > limit
-        return page, (ids[limit - 1] if more else None)
+        return reads.list_page(
+            self._call, self._client, self.keys, account_id, status, limit, cursor
+        )
 
     def counts(self, account_id: int | str | None = None) -> dict[JobStatus, int]:
         """Jobs per status now, from counters kept by the scripts (O(1))."""
-        who = encode_account(account_id) or ALL_ACCOUNTS
-        fields = [f"{status.value}|{who}" for status in JobStatus]
-        values = self._call("reading counts", lambda: self._client.hmget(self.keys.counts, fields))
-        return {status: int(v or 0) for status, v in zip(JobStatus, values, strict=False)}
+        return reads.counts(self._call, self._client, self.keys, account_id)
 
     def recent_counts(
         self, account_id: int | str | None = None, hours: int = 24
     ) -> dict[str, dict[JobStatus, int]]:
         """Per job type, entries into each status in the last ``hours`` hour buckets."""
-        who = encode_account(account_id) or ALL_ACCOUNTS
-        fields, values = self._script(
-            "reading recent counts",
-            "RECENT",
-            [self.keys.recent, self.keys.recent_fields],
-            [who, max(1, int(hours))],
-        )
-        out: dict[str, dict[JobStatus, int]] = {}
-        skip = len(who) + 1 + 8 + 1  # "<who>|<hour>|"
-        for field, value in zip(fields, values, strict=False):
-            status, _, job_type = text(field)[skip:].partition("|")
-            per_type = out.setdefault(job_type, {})
-            per_type[JobStatus(status)] = per_type.get(JobStatus(status), 0) + int(value)
-        return out
+        return reads.recent_counts(self._script, self.keys, account_id, hours)
 
     # -- running ----------------------------------------------------------------------
 
     def claim(self, worker_id: str, limit: int, lease: float) -> list[JobRecord]:
         """Promote due delayed jobs, then take up to ``limit`` ready jobs, in one script."""
-        self._check_server_once()
+        self._calls.check_eviction_once()
         sent = time.monotonic()
         reply = self._run_claim(
             "claiming jobs",
             "CLAIM",
             self._fixed,
             [
-                *self._common_args(),
-                self._claim_arg(worker_id, limit, lease, not self._poll_timed_out),
+                *self._args.common(),
+                self._args.claim(worker_id, limit, lease, not self._poll_timed_out),
             ],
         )
         return self._claimed(reply, sent)
@@ -376,7 +324,7 @@ class RedisJobStore:
             "recording a job's outcome",
             "FINISH",
             [*self._fixed, self.keys.job(job_id)],
-            [*self._common_args(), *self._finish_args(attempt, finish)],
+            [*self._args.common(), *self._args.finish(attempt, finish)],
         )
         if reply[0] not in (b"1", "1"):
             return None
@@ -397,9 +345,9 @@ class RedisJobStore:
             "FINISH_CLAIM",
             [*self._fixed, self.keys.job(job_id)],
             [
-                *self._common_args(),
-                *self._finish_args(attempt, finish),
-                self._claim_arg(worker_id, limit, lease, True),
+                *self._args.common(),
+                *self._args.finish(attempt, finish),
+                self._args.claim(worker_id, limit, lease, True),
             ],
         )
         claimed = self._claimed(reply, sent)
@@ -428,7 +376,7 @@ class RedisJobStore:
                 "recovering expired leases",
                 "RECOVER",
                 self._fixed,
-                [*self._common_args(), int(max_recoveries), _RECOVER_BATCH, message],
+                [*self._args.common(), int(max_recoveries), _RECOVER_BATCH, message],
             )
             changed.extend(record(values) for values in reply)
             if len(reply) < _RECOVER_BATCH:
@@ -437,7 +385,7 @@ class RedisJobStore:
     def purge(self, limit: int = 1000) -> int:
         """Delete up to ``limit`` terminal jobs past retention, with their index entries."""
         removed = self._script(
-            "purging old jobs", "PURGE", self._fixed, [*self._common_args(), int(limit)]
+            "purging old jobs", "PURGE", self._fixed, [*self._args.common(), int(limit)]
         )
         return int(removed)
 
@@ -456,58 +404,9 @@ class RedisJobStore:
         """Run ``fn`` (redis-py calls), translating every redis-py error."""
         return self._calls.call(action, fn)
 
-    def _finish_args(self, attempt: int, finish: Finish) -> list[Any]:
-        """FINISH's ARGV after the common part: ``attempt|status|delay ms|nonce``, result, error."""
-        result = dumps(finish.result) if finish.status is JobStatus.COMPLETED else ""
-        error = finish.error.model_dump_json() if finish.error is not None else ""
-        # unique per call: a random per-store prefix and a counter (os.urandom per job was
-        # a measurable syscall on the hot path)
-        nonce = f"{self._nonce_prefix}{next(self._nonces)}"
-        head = f"{int(attempt)}|{finish.status.value}|{ms(finish.retry_in)}|{nonce}"
-        return [head.encode(), result, error]
-
-    def _claim_arg(self, worker_id: str, limit: int, lease: float, drop: bool) -> bytes:
-        """CLAIM's one argument, ``limit|lease ms|promote limit|drop|worker``; cached."""
-        key = (worker_id, limit, lease, drop)
-        arg = self._claim_args.get(key)
-        if arg is None:
-            if len(self._claim_args) > 256:  # worker ids and leases are few; stay bounded
-                self._claim_args.clear()
-            text_arg = (
-                f"{max(0, int(limit))}|{ms(lease)}|{self._promote_limit}|{int(drop)}|{worker_id}"
-            )
-            arg = self._claim_args[key] = text_arg.encode()
-        return arg
-
-    def _check_server_once(self) -> None:
-        """Warn once if Redis may evict keys: evicted job hashes are jobs lost silently.
-
-        A warning, not an error: the operator may know better. Skipped without a word
-        when ``CONFIG GET`` is refused (ACL, managed services) or Redis is unreachable.
-        """
-        if self._checked_server:
-            return
-        self._checked_server = True
-        try:
-            reply = self._client.config_get("maxmemory-policy")
-        except Exception:  # not permitted, not supported, or down: nothing to learn
-            return
-        policies = set(config_values(reply, "maxmemory-policy")) - {"noeviction"}
-        if policies:
-            log.warning(
-                "threadjobs: Redis maxmemory-policy is %r, not 'noeviction': when Redis runs "
-                "out of memory it may evict job hashes and queue keys, losing jobs without an "
-                "error. Set maxmemory-policy noeviction for the Redis that holds the queue.",
-                ", ".join(sorted(policies)),
-            )
-
     def _common_args(self) -> list[Any]:
-        """The common first ARGV of status-changing scripts: one pre-encoded string."""
-        if self._common is None:
-            r = self.retention
-            numbers = (ms(r.completed), ms(r.failed), ms(r.cancelled), _GRACE_MS, self._wake_cap)
-            self._common = ["|".join([*map(str, numbers), self.keys.base]).encode()]
-        return list(self._common)
+        """The common first ARGV of status-changing scripts (tests build calls with it)."""
+        return self._args.common()
 
 
 # -- helpers -------------------------------------------------------------------------

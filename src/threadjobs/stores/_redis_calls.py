@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from .._errors import StoreError, StoreUnavailable
 from . import _redis_scripts as scripts
-from ._redis_codec import resp_command
+from ._redis_codec import config_values, resp_command
 from ._redis_lane import LaneFailed, lane_for
 
 try:
@@ -84,6 +84,7 @@ class Calls:
         self.functions: bool | None = None
         self._library_lock = threading.Lock()
         self._create_loaded = False  # CREATE sent to Redis with SCRIPT LOAD (bulk create)
+        self._checked_eviction = False
 
     def script(self, action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
         """Run one script.
@@ -135,6 +136,28 @@ class Calls:
                                 exc,
                             )
         return self.functions
+
+    def check_eviction_once(self) -> None:
+        """Warn once if Redis may evict keys: evicted job hashes are jobs lost silently.
+
+        A warning, not an error: the operator may know better. Skipped without a word
+        when ``CONFIG GET`` is refused (ACL, managed services) or Redis is unreachable.
+        """
+        if self._checked_eviction:
+            return
+        self._checked_eviction = True
+        try:
+            reply = self.client.config_get("maxmemory-policy")
+        except Exception:  # not permitted, not supported, or down: nothing to learn
+            return
+        policies = set(config_values(reply, "maxmemory-policy")) - {"noeviction"}
+        if policies:
+            log.warning(
+                "threadjobs: Redis maxmemory-policy is %r, not 'noeviction': when Redis runs "
+                "out of memory it may evict job hashes and queue keys, losing jobs without an "
+                "error. Set maxmemory-policy noeviction for the Redis that holds the queue.",
+                ", ".join(sorted(policies)),
+            )
 
     def call(self, action: str, fn: Callable[[], T]) -> T:
         """Run ``fn``, translating every redis-py error into a threadjobs error."""

@@ -12,7 +12,9 @@ Everything here is JSON or text; nothing is unpickled or imported.
 
 from __future__ import annotations
 
+import itertools
 import json
+import secrets
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -21,11 +23,12 @@ import pydantic_core
 
 from .._errors import CorruptJobData, StoreError
 from .._models import AttemptError, JobStatus, Progress
-from .._store import JobRecord, NewJob
+from .._store import Finish, JobRecord, NewJob, Retention
 from ._redis_keys import decode_account, encode_account
 from ._redis_scripts import FIELDS
 
 __all__ = [
+    "ScriptArgs",
     "config_values",
     "dumps",
     "job_args",
@@ -78,6 +81,57 @@ def job_args(job: NewJob) -> list[Any]:
         f"{int(job.priority)}|{int(job.max_retries)}|{timeout}|{ms(job.delay)}",
         job.dedup_key if job.dedup_key is not None else "",
     ]
+
+
+# the TTL safety net of a terminal job's hash outlives retention by an hour, for a late purge()
+GRACE_MS = 3_600_000
+
+
+class ScriptArgs:
+    """The arguments of the status-changing scripts, for one queue.
+
+    Few and mostly cached bytes: every argument costs the client to pack and Redis to
+    hand to Lua. The numbers of a call travel together in one ``|``-separated string.
+    """
+
+    def __init__(self, retention: Retention, base: str, wake_cap: int, promote_limit: int) -> None:
+        numbers = (ms(retention.completed), ms(retention.failed), ms(retention.cancelled))
+        common = "|".join([*map(str, (*numbers, GRACE_MS, wake_cap)), base])
+        self._common = common.encode()
+        self._promote_limit = promote_limit
+        self._claims: dict[tuple[str, int, float, bool], bytes] = {}
+        # unique per call: a random per-store prefix and a counter (os.urandom per job was
+        # a measurable syscall on the hot path); next() is atomic in CPython
+        self._nonce_prefix = secrets.token_hex(8)
+        self._nonces = itertools.count()
+
+    def common(self) -> list[Any]:
+        """The first ARGV: ``completed ms|failed ms|cancelled ms|grace ms|wake cap|base``."""
+        return [self._common]
+
+    def finish(self, attempt: int, finish: Finish) -> list[Any]:
+        """FINISH's ARGV after the common one: ``attempt|status|delay ms|nonce``, result, error.
+
+        The nonce makes a resent finish answer like the first one (see the Lua).
+        """
+        result = dumps(finish.result) if finish.status is JobStatus.COMPLETED else ""
+        error = finish.error.model_dump_json() if finish.error is not None else ""
+        nonce = f"{self._nonce_prefix}{next(self._nonces)}"
+        head = f"{int(attempt)}|{finish.status.value}|{ms(finish.retry_in)}|{nonce}"
+        return [head.encode(), result, error]
+
+    def claim(self, worker_id: str, limit: int, lease: float, drop: bool) -> bytes:
+        """CLAIM's one argument, ``limit|lease ms|promote limit|drop|worker``; cached."""
+        key = (worker_id, limit, lease, drop)
+        arg = self._claims.get(key)
+        if arg is None:
+            if len(self._claims) > 256:  # worker ids and leases are few; stay bounded
+                self._claims.clear()
+            text_arg = (
+                f"{max(0, int(limit))}|{ms(lease)}|{self._promote_limit}|{int(drop)}|{worker_id}"
+            )
+            arg = self._claims[key] = text_arg.encode()
+        return arg
 
 
 def resp_command(args: Sequence[bytes | str | int], encoding: str = "utf-8") -> bytes:
