@@ -321,3 +321,26 @@ def test_a_first_bulk_create_is_sent_once(
     assert store.counts()[JobStatus.QUEUED] == 600
     store.close()
     admin.close()
+
+
+def test_a_claim_whose_reply_is_lost_is_resent_without_stranding_jobs(
+    real_store: RedisJobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = [new_job() for _ in range(3)]
+    real_store.create_many(jobs)
+    real_store.claim("w", 1, 30)  # loads the library; takes jobs[0]
+    real_read = _Conn.read
+    lost: list[int] = []
+
+    def lose_one_reply(self: _Conn) -> Any:
+        if not lost:
+            lost.append(1)
+            real_read(self)  # Redis ran the claim; its reply never reaches the caller
+            raise redis.exceptions.ConnectionError("connection reset")
+        return real_read(self)
+
+    monkeypatch.setattr(_Conn, "read", lose_one_reply)
+    claimed = real_store.claim("w", 1, 30)
+    assert lost == [1]
+    assert [r.id for r in claimed] == [jobs[1].id], "the resend hands back what was taken"
+    assert real_store.counts()[JobStatus.QUEUED] == 1  # jobs[2]: nothing stranded

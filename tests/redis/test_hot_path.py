@@ -25,9 +25,9 @@ def spy_scripts(store: RedisJobStore, monkeypatch: pytest.MonkeyPatch) -> list[s
     names: list[str] = []
     real = store._script
 
-    def spy(action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
+    def spy(action: str, name: str, keys: list[Any], args: list[Any], **kw: Any) -> Any:
         names.append(name)
-        return real(action, name, keys, args)
+        return real(action, name, keys, args, **kw)
 
     monkeypatch.setattr(store, "_script", spy)
     return names
@@ -69,13 +69,40 @@ def test_finish_and_claim_resent_after_a_lost_reply_answers_like_the_first(
     store.create(new_job())
     [rec] = store.claim("w", 1, 30)
     keys = [*store._fixed, store.keys.job(rec.id)]
-    args = [*store._common_args(), "1|completed|0|n1", '"r"', "", "1|30000|500|1|w"]
+    args = [*store._common_args(), "1|completed|0|n1", '"r"', "", "1|30000|500|1|0|c1|w"]
     first = json.loads(store._script("test", "FINISH_CLAIM", keys, args))
     second = json.loads(store._script("test", "FINISH_CLAIM", keys, args))
     assert (first[2], second[2]) == ("1", "dup")
     assert first[3] == second[3]  # the same job values, answered twice
     args[1] = "1|completed|0|other"
     assert json.loads(store._script("test", "FINISH_CLAIM", keys, args))[2:4] == ["0", 0]
+
+
+@pytest.mark.parametrize("name", ["CLAIM", "FINISH_CLAIM"])
+def test_a_claim_resent_after_a_lost_reply_hands_back_the_same_jobs(
+    store: RedisJobStore, name: str
+) -> None:
+    jobs = [new_job() for _ in range(5)]
+    store.create_many(jobs)
+    [held] = store.claim("w", 1, 30)
+    keys = [*store._fixed, store.keys.job(held.id)]
+    head = [*store._common_args()]
+    if name == "FINISH_CLAIM":
+        head += ["1|completed|0|n7", '"r"', ""]
+    sent = json.loads(store._script("t", name, keys, [*head, "2|30000|500|1|0|c7|w"]))
+    # the reply was lost; the same call again, marked as a resend
+    again = json.loads(store._script("t", name, keys, [*head, "2|30000|500|1|1|c7|w"]))
+    assert [v[0] for v in sent[4:]] == [v[0] for v in again[4:]] == [j.id for j in jobs[1:3]]
+    assert store.counts()[JobStatus.QUEUED] == 2, "the resend took no more jobs"
+    # a resend whose first send never ran (or claimed nothing) claims as usual
+    fresh = json.loads(
+        store._script("t", "CLAIM", keys[:1], [*store._common_args(), "1|30000|500|1|1|c8|w"])
+    )
+    assert [v[0] for v in fresh[4:]] == [jobs[3].id]
+    # a job since taken over by another worker is not handed back
+    store._client.hset(store.keys.job(jobs[1].id), "worker", "other")
+    again = json.loads(store._script("t", name, keys, [*head, "2|30000|500|1|1|c7|w"]))
+    assert [v[0] for v in again[4:]] == [jobs[2].id]
 
 
 def test_a_claim_that_empties_the_queue_drops_spare_wake_tokens(store: RedisJobStore) -> None:

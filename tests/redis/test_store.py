@@ -344,9 +344,9 @@ def test_every_script_call_uses_keys_of_one_cluster_slot(
     seen: list[tuple[str, list[Any]]] = []
     real = store._script
 
-    def spy(action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
+    def spy(action: str, name: str, keys: list[Any], args: list[Any], **kw: Any) -> Any:
         seen.append((name, keys))
-        return real(action, name, keys, args)
+        return real(action, name, keys, args, **kw)
 
     monkeypatch.setattr(store, "_script", spy)
     store.now()

@@ -229,14 +229,10 @@ class RedisJobStore:
         """Promote due delayed jobs, then take up to ``limit`` ready jobs, in one script."""
         self._calls.check_eviction_once()
         sent = time.monotonic()
+        first, again = self._args.claim(worker_id, limit, lease, not self._poll_timed_out)
+        common = self._args.common()
         reply = self._run_claim(
-            "claiming jobs",
-            "CLAIM",
-            self._fixed,
-            [
-                *self._args.common(),
-                self._args.claim(worker_id, limit, lease, not self._poll_timed_out),
-            ],
+            "claiming jobs", "CLAIM", self._fixed, [*common, first], [*common, again]
         )
         return self._claimed(reply, sent)
 
@@ -247,9 +243,15 @@ class RedisJobStore:
         self._next_due = None if next_due < 0 else time.monotonic() + next_due / 1000.0
         return [record(values) for values in reply[4:]]
 
-    def _run_claim(self, action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
-        """Run CLAIM or FINISH_CLAIM; their reply is one JSON array (see the scripts)."""
-        reply = self._script(action, name, keys, args)
+    def _run_claim(
+        self, action: str, name: str, keys: list[Any], args: list[Any], resend: list[Any]
+    ) -> Any:
+        """Run CLAIM or FINISH_CLAIM; their reply is one JSON array (see the scripts).
+
+        ``resend``: the same call marked as a resend, for when a reply may have been lost
+        (the script then hands back what the first send claimed).
+        """
+        reply = self._script(action, name, keys, args, resend=resend)
         try:
             return json.loads(reply)
         except ValueError as exc:  # pragma: no cover - only if Redis returned garbage
@@ -340,15 +342,14 @@ class RedisJobStore:
         rejected. Both use one server time.
         """
         sent = time.monotonic()
+        head = [*self._args.common(), *self._args.finish(attempt, finish)]
+        first, again = self._args.claim(worker_id, limit, lease, True)
         reply = self._run_claim(
             "recording a job's outcome and claiming the next",
             "FINISH_CLAIM",
             [*self._fixed, self.keys.job(job_id)],
-            [
-                *self._args.common(),
-                *self._args.finish(attempt, finish),
-                self._args.claim(worker_id, limit, lease, True),
-            ],
+            [*head, first],
+            [*head, again],
         )
         claimed = self._claimed(reply, sent)
         return (None if reply[2] == "0" else record(reply[3], job_id)), claimed
@@ -396,9 +397,17 @@ class RedisJobStore:
 
     # -- the boundary to redis-py ---------------------------------------------------------
 
-    def _script(self, action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
+    def _script(
+        self,
+        action: str,
+        name: str,
+        keys: list[Any],
+        args: list[Any],
+        *,
+        resend: list[Any] | None = None,
+    ) -> Any:
         """Run one script; the single place script calls go through (tests spy on it)."""
-        return self._calls.script(action, name, keys, args)
+        return self._calls.script(action, name, keys, args, resend=resend)
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Run ``fn`` (redis-py calls), translating every redis-py error."""

@@ -86,13 +86,23 @@ class Calls:
         self._create_loaded = False  # CREATE sent to Redis with SCRIPT LOAD (bulk create)
         self._checked_eviction = False
 
-    def script(self, action: str, name: str, keys: list[Any], args: list[Any]) -> Any:
+    def script(
+        self,
+        action: str,
+        name: str,
+        keys: list[Any],
+        args: list[Any],
+        *,
+        resend: list[Any] | None = None,
+    ) -> Any:
         """Run one script.
 
         On the lane: an FCALL of the loaded function library where Redis has one (see
         _redis_scripts), else EVALSHA. Anything the lane cannot finish (a broken
         connection, a script or library Redis lost) goes through redis-py's path, whose
-        retries apply and which loads the script.
+        retries apply and which loads the script; after a broken connection Redis may
+        have run the call already, so that path sends ``resend`` (the arguments of the
+        same call marked as a resend) when given.
         """
         script = self.scripts[name]
         lane = self.lane
@@ -105,7 +115,7 @@ class Calls:
                         return lane.execute(["FCALL", function, len(keys), *keys, *args])
                     return lane.execute(["EVALSHA", script.sha, len(keys), *keys, *args])
                 except LaneFailed:
-                    pass
+                    args = resend if resend is not None else args
                 except redis_errors.ResponseError as exc:
                     if not _lost_code(exc):
                         raise

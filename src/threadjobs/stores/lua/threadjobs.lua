@@ -278,19 +278,43 @@ local function finish_args(argv, i)
   return attempt, status, argv[i + 1], argv[i + 2], tonumber(delay), nonce
 end
 
--- claim()'s arguments from argv[i]: 'limit|lease ms|promote limit|drop (0/1)|worker'
+-- claim()'s arguments from argv[i]:
+-- 'limit|lease ms|promote limit|drop (0/1)|resend (0/1)|nonce|worker'
 local function claim_args(argv, i)
-  local limit, lease, promote, drop, worker =
-    string.match(argv[i], '^(%d+)|(%d+)|(%d+)|([01])|(.*)$')
+  local limit, lease, promote, drop, resend, nonce, worker =
+    string.match(argv[i], '^(%d+)|(%d+)|(%d+)|([01])|([01])|([^|]*)|(.*)$')
   if not worker then error('threadjobs: malformed claim arguments') end
-  return worker, tonumber(limit), tonumber(lease), tonumber(promote), drop == '1'
+  return {worker = worker, limit = tonumber(limit), lease = tonumber(lease),
+          promote = tonumber(promote), drop = drop == '1', resend = resend == '1',
+          nonce = nonce}
 end
 
--- promote due delayed jobs, take up to `limit` ready ones; appends their values to `out`
--- and sets out[2] to the ms until the next delayed job is due (-1: none). `drop`: whether
--- the caller may have been woken by a token (an idle poll after a BLPOP timeout was not,
--- and then skips the DEL that would cost a command per idle second)
-local function claim(worker, limit, lease, promote_limit, drop, out)
+-- the jobs a claim with this nonce took, if it already ran: a resend after a lost reply
+-- gets them back instead of taking more (they would sit unseen until their lease
+-- lapsed). Reads every running job's nonce, so only resends ask (see the store).
+local function claimed_before(a, out)
+  local found = false
+  for _, id in ipairs(redis.call('ZRANGE', C.run, 0, -1)) do
+    local jk = PREFIX .. id
+    if redis.call('HGET', jk, 'cn') == a.nonce then
+      local v = redis.call('HMGET', jk, upk(FIELDS))
+      if v[I_STATUS] == 'running' and v[I_WORKER] == a.worker then
+        out[#out + 1] = v
+        found = true
+      end
+    end
+  end
+  return found
+end
+
+-- promote due delayed jobs, take up to `a.limit` ready ones; appends their values to `out`
+-- and sets out[2] to the ms until the next delayed job is due (-1: none). `a` is
+-- claim_args()'s table. `a.drop`: whether the caller may have been woken by a token (an
+-- idle poll after a BLPOP timeout was not, and then skips the DEL that would cost a
+-- command per idle second). Each job taken records the claim's nonce (`cn`), so that a
+-- resend of this very call (`a.resend`) can find them again.
+local function claim(a, out)
+  local worker, limit, lease, promote_limit, drop = a.worker, a.limit, a.lease, a.promote, a.drop
   local nxt = redis.call('ZRANGE', C.sched, 0, 0, 'WITHSCORES')
   if nxt[2] and tonumber(nxt[2]) <= NOW then
     local due = redis.call('ZRANGEBYSCORE', C.sched, '-inf', NOW_S, 'LIMIT', 0, promote_limit)
@@ -308,6 +332,7 @@ local function claim(worker, limit, lease, promote_limit, drop, out)
   end
   out[2] = nxt[2] and num(tonumber(nxt[2]) - NOW) or '-1'
   if limit <= 0 then return end
+  if a.resend and claimed_before(a, out) then return end
   local popped = redis.call('ZPOPMIN', C.ready, limit)
   if drop and #popped < 2 * limit then
     -- the ready queue is empty now, so every wake-up token left stands for a job
@@ -325,7 +350,7 @@ local function claim(worker, limit, lease, promote_limit, drop, out)
       move(id, v[I_ACCT], v[I_TYPE], status, 'running')
       local att = num(tonumber(v[I_ATT]) + 1)
       redis.call('HSET', jk, 'status', 'running', 'att', att, 'worker', worker,
-                 'lease', until_ms, 'started', NOW_S)
+                 'lease', until_ms, 'started', NOW_S, 'cn', a.nonce)
       if v[I_CANCEL] then
         redis.call('HDEL', jk, 'cancel')
         v[I_CANCEL] = false
@@ -428,8 +453,7 @@ end
 local function claim_entry(keys, argv)
   setup(keys, argv)
   local out = {NOW_S, '-1', '', 0}
-  local worker, limit, lease, promote, drop = claim_args(argv, 2)
-  claim(worker, limit, lease, promote, drop, out)
+  claim(claim_args(argv, 2), out)
   flush()
   return cjson.encode(out)
 end
@@ -451,8 +475,7 @@ local function finish_claim(keys, argv)
   local state, v = finish(keys[2], attempt, status, result, err, delay, nonce)
   local out = {NOW_S, '-1', state, 0}
   if state ~= '0' then out[4] = v end
-  local worker, limit, lease, promote, drop = claim_args(argv, 5)
-  claim(worker, limit, lease, promote, drop, out)
+  claim(claim_args(argv, 5), out)
   flush()
   return cjson.encode(out)
 end
