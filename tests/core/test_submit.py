@@ -150,10 +150,10 @@ def test_register_rejects_mistakes(make_manager: Callable[..., JobManager]) -> N
     with pytest.raises(ConfigurationError, match="job_type"):
         manager.register(NoType())
 
-    class NoModel(Handler):  # type: ignore[type-arg]
+    class NoModel(Handler):
         job_type = "no_model"
 
-        def run(self, ctx: JobContext, params: NParams) -> None:
+        def run(self, ctx: JobContext, params: NParams) -> None:  # type: ignore[override]
             return None
 
     with pytest.raises(ConfigurationError, match="params model"):

@@ -26,7 +26,10 @@ from threadjobs._store import Finish
 from threadjobs.stores import RedisJobStore
 
 sys.path.insert(0, str(Path(__file__).parent))
-from redis_worker_proc import WorkHandler, completions_key
+from redis_worker_proc import (  # type: ignore[import-not-found]  # a script beside this file
+    WorkHandler,
+    completions_key,
+)
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

@@ -70,7 +70,8 @@ def test_invalid_row_raises_the_models_own_error(cells: list[str], reason: str) 
 def _generated(tmp_path: Path, rows: int) -> Path:
     from generate_orders_report import generate_orders_report
 
-    return generate_orders_report(tmp_path / "orders.csv", rows=rows, seed=9).path
+    path: Path = generate_orders_report(tmp_path / "orders.csv", rows=rows, seed=9).path
+    return path
 
 
 def test_background_checkpoints_keep_the_wal_bounded_and_the_data_exact(
@@ -88,7 +89,7 @@ def test_background_checkpoints_keep_the_wal_bounded_and_the_data_exact(
     monkeypatch.setattr(
         _checkpointer.Checkpointer,
         "settle",
-        lambda self, conn: settled.append(settle(self, conn)) or settled[-1],
+        lambda self, conn: _record(settled, settle(self, conn)),
     )
     db = tmp_path / "shop.db"
     sink = SqliteSink(db)
@@ -107,7 +108,12 @@ def test_a_failed_checkpoint_thread_hands_checkpoints_back_to_sqlite(db_path: Pa
         session._checkpointer.error = sqlite3.OperationalError("disk I/O error")
         session._committed()
         (pages,) = session._conn.execute("PRAGMA wal_autocheckpoint").fetchone()
-        assert pages == _sqlite.WAL_PAGES
+        assert pages == _checkpointer.WAL_PAGES
         assert session._checkpointer is None
     finally:
         session.close()
+
+
+def _record(seen: list[bool], value: bool) -> bool:
+    seen.append(value)
+    return value
