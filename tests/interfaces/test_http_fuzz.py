@@ -38,7 +38,7 @@ with warnings.catch_warnings():
     schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
-@schema.parametrize()  # type: ignore[untyped-decorator]
+@schema.parametrize()  # type: ignore[untyped-decorator, unused-ignore]
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_request_gets_a_server_error(case: Any) -> None:
     case.call_and_validate(

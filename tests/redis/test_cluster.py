@@ -142,5 +142,5 @@ def test_queues_spread_over_masters_and_bulk_create_works(cluster_url: str) -> N
         store.close()
     assert len(slots) == 6
     client = RedisCluster.from_url(cluster_url)
-    assert len(client.get_primaries()) == 3  # type: ignore[no-untyped-call]
+    assert len(client.get_primaries()) == 3  # type: ignore[no-untyped-call, unused-ignore]
     client.close()

@@ -62,4 +62,4 @@ def test_state_machine_real_redis(redis_server: Any) -> None:
     from hypothesis.stateful import run_state_machine_as_test
 
     machine = make_state_machine(real_store_factory(redis_server))
-    run_state_machine_as_test(machine, settings=_SETTINGS)  # type: ignore[no-untyped-call]
+    run_state_machine_as_test(machine, settings=_SETTINGS)  # type: ignore[no-untyped-call, unused-ignore]

@@ -144,7 +144,7 @@ def acl_url(tmp_path_factory: pytest.TempPathFactory, redis_binary: str) -> Any:
     server.start()
     admin = redis.Redis(port=server.port)
     admin.acl_setuser("jobs", reset=True)
-    admin.execute_command("ACL", "SETUSER", "jobs", *ACL_RULES)  # type: ignore[no-untyped-call]
+    admin.execute_command("ACL", "SETUSER", "jobs", *ACL_RULES)  # type: ignore[no-untyped-call, unused-ignore]
     admin.close()
     yield f"redis://jobs:s3cret@127.0.0.1:{server.port}/0"
     server.stop()
