@@ -107,10 +107,6 @@ class WorkerPool:
             with self._wake:
                 self._wake.notify_all()
 
-    def running_count(self) -> int:
-        """Jobs running in this process now."""
-        return len(self._runs)
-
     def shutdown(self, timeout: float) -> None:
         """Stop claiming, let running jobs finish for ``timeout`` s, then stop and release them."""
         self._stopping.set()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -110,3 +112,41 @@ def run_cli(
         env=cli_env(**env),
         cwd=ROOT,
     )
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        pause.wait(0.02)  # polling another process: nothing to be notified by
+
+
+class WorkerProcess:
+    """A ``threadjobs worker ARGS`` subprocess whose log goes to a file.
+
+    Starting returns once the log shows ``ready`` (the worker prints its job types when
+    it runs); a worker that exits first fails the test with its log.
+    """
+
+    def __init__(self, args: list[str], log: Path, *, ready: str, cwd: Path = ROOT) -> None:
+        self.log = log
+        with log.open("w") as stderr:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "threadjobs.cli", "worker", *args],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=cli_env(),
+                cwd=cwd,
+            )
+        wait_until(lambda: ready in self.text() or self.proc.poll() is not None, "the worker")
+        assert self.proc.poll() is None, self.text()
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

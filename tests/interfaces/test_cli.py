@@ -7,14 +7,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, cli_env, run_cli
+from .conftest import WorkerProcess, run_cli
 
 ORDERS_CSV = "\r\n".join(
     [
@@ -25,15 +22,6 @@ ORDERS_CSV = "\r\n".join(
         '"121","04-14689-99998","bob","123456789015","Other","1","$5.00","$5.00","Mar-07-24","114"',
     ]
 )
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        pause.wait(0.02)  # polling another process: nothing to be notified by
 
 
 def assert_one_clean_error(result: subprocess.CompletedProcess[str]) -> None:
@@ -151,30 +139,16 @@ def test_import_csv_detach_needs_a_shared_store(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_an_idle_worker_stops_cleanly_on_a_signal(tmp_path: Path, signum: int) -> None:
-    log = tmp_path / "worker.log"
-    with log.open("w") as stderr:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "threadjobs.cli",
-                "worker",
-                "--handlers",
-                "tests.interfaces.handlers",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=cli_env(),
-            cwd=ROOT,
-        )
-        try:
-            wait_until(lambda: "job types: echo, fail, slow" in log.read_text(), "worker start")
-            worker.send_signal(signum)
-            assert worker.wait(timeout=30) == 0
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-    text = log.read_text()
+    worker = WorkerProcess(
+        ["--handlers", "tests.interfaces.handlers"],
+        tmp_path / "worker.log",
+        ready="job types: echo, fail, slow",
+    )
+    try:
+        worker.proc.send_signal(signum)
+        assert worker.proc.wait(timeout=30) == 0
+    finally:
+        worker.stop()
+    text = worker.text()
     assert "stopped" in text
     assert "Traceback" not in text

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, import_test_client
-from .test_cli import ORDERS_CSV, wait_until
+from .conftest import ROOT, import_test_client, wait_until
+from .test_cli import ORDERS_CSV
 
 pytest.importorskip("fastapi")
 

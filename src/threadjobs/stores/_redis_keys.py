@@ -89,11 +89,6 @@ class QueueKeys:
         return f"{self.base}job:{job_id}"
 
     @property
-    def job_prefix(self) -> str:
-        """What scripts prepend to ids they read from the queue's sorted sets."""
-        return f"{self.base}job:"
-
-    @property
     def fixed(self) -> list[str]:
         """Every queue-wide key (scripts name them from :attr:`base`; see _redis_scripts)."""
         b = self.base

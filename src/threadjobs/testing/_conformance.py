@@ -62,12 +62,6 @@ def _wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.01)  # waiting for the store's clock to pass a lease or due time
 
 
-def _claim_one(store: JobStore, worker: str = "w1", lease: float = LONG) -> object:
-    claimed = store.claim(worker, 1, lease)
-    assert len(claimed) == 1, f"expected one claimable job, got {len(claimed)}"
-    return claimed[0]
-
-
 # -- the checks ------------------------------------------------------------------------
 
 

@@ -66,11 +66,6 @@ class OrderGrouper:
         self._key: str | None = None
         self._rows: list[tuple[int, OrderValues]] = []
 
-    @property
-    def pending_rows(self) -> int:
-        """Rows of the order still being collected."""
-        return len(self._rows)
-
     def add(self, line: int, row: OrderValues) -> Record | None:
         """Add a row; return the previous order's record if this row starts a new one."""
         key = row.order_key
