@@ -72,6 +72,26 @@ def commandstats(client: redis.Redis) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in info.items()}
 
 
+def end_to_end(
+    out: dict[str, float], jobs: int, elapsed: float, latencies: list[float], admin: redis.Redis
+) -> dict[str, int]:
+    """Record the end-to-end figures both libraries report; return the command counts."""
+    stats = commandstats(admin)
+    out["end-to-end/s"] = jobs / elapsed
+    out["start p50 ms"] = statistics.median(latencies) * 1000
+    out["start p99 ms"] = pct(latencies, 0.99) * 1000
+    out["redis cmds/job"] = sum(stats.values()) / jobs
+    return stats
+
+
+def idle_commands_per_second(admin: redis.Redis) -> float:
+    """Commands Redis ran in 5 s of an idle process, after 1 s to settle (minus INFO)."""
+    time.sleep(1.0)
+    admin.config_resetstat()
+    time.sleep(5.0)
+    return sum(commandstats(admin).values()) / 5.0 - 1 / 5.0
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -134,21 +154,14 @@ def bench_threadjobs(url: str, jobs: int, workers: int) -> dict[str, float]:
     while store.counts()[JobStatus.COMPLETED] < jobs:
         time.sleep(0.001)
     elapsed = time.perf_counter() - t0
-    stats = commandstats(admin)
-    out["end-to-end/s"] = jobs / elapsed
-    out["start p50 ms"] = statistics.median(latencies) * 1000
-    out["start p99 ms"] = pct(latencies, 0.99) * 1000
-    out["redis cmds/job"] = sum(stats.values()) / jobs
+    stats = end_to_end(out, jobs, elapsed, latencies, admin)
     # script or function calls (and any plain reads) per job; BLPOP wake-ups are round trips too
     calls = stats.get("fcall", 0) + stats.get("evalsha", 0) + stats.get("hgetall", 0)
     out["round trips/job"] = calls / jobs
     out["blpop/job"] = stats.get("blpop", 0) / jobs
 
     # idle: the same manager, nothing to do
-    time.sleep(1.0)
-    admin.config_resetstat()
-    time.sleep(5.0)
-    out["idle cmds/s"] = sum(commandstats(admin).values()) / 5.0 - 1 / 5.0  # minus INFO itself
+    out["idle cmds/s"] = idle_commands_per_second(admin)
     manager.shutdown()
     admin.close()
     return out
@@ -195,15 +208,8 @@ def bench_huey(url: str, jobs: int, workers: int) -> dict[str, float]:
         noop(time.time())
     assert done.wait(300), "huey did not finish"
     elapsed = time.perf_counter() - t0
-    stats = commandstats(admin)
-    out["end-to-end/s"] = jobs / elapsed
-    out["start p50 ms"] = statistics.median(latencies) * 1000
-    out["start p99 ms"] = pct(latencies, 0.99) * 1000
-    out["redis cmds/job"] = sum(stats.values()) / jobs
-    time.sleep(1.0)
-    admin.config_resetstat()
-    time.sleep(5.0)
-    out["idle cmds/s"] = sum(commandstats(admin).values()) / 5.0 - 1 / 5.0
+    end_to_end(out, jobs, elapsed, latencies, admin)
+    out["idle cmds/s"] = idle_commands_per_second(admin)
     logging.getLogger("huey").setLevel(logging.CRITICAL)  # its threads outlive the server
     consumer.stop(graceful=False)
     admin.close()
