@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
@@ -275,16 +275,16 @@ class JobStore(Protocol):
         """The job, or None if it does not exist (or was purged)."""
         ...
 
-    def claim(self, worker_id: str, limit: int, lease: float) -> list[JobRecord]:
+    def claim(self, worker_id: str, limit: int, lease: float, wait: float = 0.0) -> list[JobRecord]:
         """Atomically take up to ``limit`` due jobs: highest priority first, FIFO within it.
 
         Each claimed job becomes running, gets ``attempts += 1``, ``worker_id`` and a lease
         of ``lease`` seconds. Returns copies reflecting the claim; an empty list if none is due.
-        """
-        ...
 
-    def wait_for_work(self, timeout: float) -> None:
-        """Block until a job may have become due, or ``timeout`` seconds passed."""
+        With ``wait`` > 0 and no job due, block up to ``wait`` seconds until one may have
+        arrived (created, requeued, or a delayed job falling due), then try again. It may
+        still return nothing (another worker took the job first); the caller calls again.
+        """
         ...
 
     def heartbeat(
@@ -310,12 +310,23 @@ class JobStore(Protocol):
         ...
 
     def finish_and_claim(
-        self, job_id: str, attempt: int, finish: Finish, worker_id: str, limit: int, lease: float
+        self,
+        job_id: str,
+        attempt: int,
+        finish: Finish,
+        worker_id: str,
+        limit: int,
+        lease: float,
+        wait: float = 0.0,
+        on_finished: Callable[[JobRecord | None], None] | None = None,
     ) -> tuple[JobRecord | None, list[JobRecord]]:
-        """``finish(...)`` then ``claim(worker_id, limit, lease)``, in one round trip if possible.
+        """``finish(...)`` then ``claim(worker_id, limit, lease, wait)``, in one call if possible.
 
         A busy worker records one job and takes the next in one store call. The claim
-        happens whether or not the finish was accepted.
+        happens whether or not the finish was accepted. ``on_finished`` is called with
+        ``finish``'s result as soon as it is recorded, before any wait; once it has been
+        called, a :class:`~threadjobs.StoreError` raised by this method concerns the claim
+        only.
         """
         ...
 

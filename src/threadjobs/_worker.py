@@ -1,20 +1,23 @@
 """The worker side of a JobManager: claim from the store, run on threads, record.
 
-Three kinds of threads:
+Two kinds of threads:
 
-* the **dispatcher** waits for free capacity and for work, claims several due jobs in
-  one store call and hands them to the ThreadPoolExecutor;
-* **job threads** run a job, record its outcome, and claim the next due job themselves
-  before giving their slot back (so a busy queue needs no hand-off per job);
+* ``max_workers`` **job threads** (long-lived tasks on a ThreadPoolExecutor), each
+  claiming its own jobs: run one, then record its outcome and claim the next in one
+  store call that also waits for work if none is due. No job is ever handed from one
+  thread to another. Idle threads take turns: one waits on the store (so an idle
+  process costs the store one waiting call whatever its thread count), the others wait
+  here until it takes a job and hands its turn on;
 * the **supervisor** never runs job code: it renews leases (heartbeat), flushes
   progress, watches deadlines and stop requests (checkpoint flag, then an injected
-  exception, then giving up on the thread), and runs store maintenance (lease
-  recovery, retention).
+  exception, then giving up on the thread, whose place a spare thread takes), and runs
+  store maintenance (lease recovery, retention).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import random
 import threading
@@ -72,7 +75,6 @@ class WorkerPool:
         self.worker_id = worker_id
         self._emit = emit
         self._rng = rng
-        self._slots = threading.Semaphore(config.max_workers)
         self._executor = ThreadPoolExecutor(
             config.max_workers + config.spare_threads, thread_name_prefix="threadjobs-job"
         )
@@ -82,16 +84,20 @@ class WorkerPool:
         self._stopping = threading.Event()  # no more claims
         self._stopped = threading.Event()  # supervisor must exit
         self.stuck_threads = 0
-        # jobs this pool claimed and has not yet recorded, started or not: what shutdown
-        # waits for (a claimed job sits in the executor's queue before it is a run)
-        # (set.add and set.discard are atomic, so the hot path takes no lock for it)
+        # what shutdown waits for: jobs this pool claimed and has not yet recorded, and
+        # job threads inside a store call that may claim (set.add and set.discard are
+        # atomic, so the hot path takes no lock for them)
         self._claimed: set[str] = set()
-        self._threads = [
-            threading.Thread(target=self._dispatch, name="threadjobs-dispatcher", daemon=True),
-            threading.Thread(target=self._supervise, name="threadjobs-supervisor", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._claiming: set[int] = set()  # thread idents
+        # idle job threads take turns to wait on the store (see the module docstring)
+        self._idle = threading.Condition()
+        self._polling = False
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="threadjobs-supervisor", daemon=True
+        )
+        self._supervisor.start()
+        for _ in range(config.max_workers):
+            self._executor.submit(self._loop)
 
     # -- public to the manager -------------------------------------------------------
 
@@ -110,8 +116,13 @@ class WorkerPool:
     def shutdown(self, timeout: float) -> None:
         """Stop claiming, let running jobs finish for ``timeout`` s, then stop and release them."""
         self._stopping.set()
+        with self._idle:
+            self._idle.notify_all()
         deadline = time.monotonic() + max(0.0, timeout)
         self._wait_idle(deadline)
+        # a job thread still waiting for work in the store (at most poll_interval) would
+        # claim a job released below straight back: let it come back first
+        self._wait_idle(time.monotonic() + self.config.poll_interval + 1.0, claiming_only=True)
         for job_id in list(self._runs):
             self.request_stop(job_id, WorkerShuttingDown)
         # after the stop request, the supervisor interrupts and finally releases the job
@@ -120,8 +131,7 @@ class WorkerPool:
         self._stopped.set()
         with self._wake:
             self._wake.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        self._supervisor.join(timeout=5)
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self.stuck_threads:
             # ThreadPoolExecutor joins its threads at interpreter exit
@@ -131,66 +141,87 @@ class WorkerPool:
                 self.stuck_threads,
             )
 
-    def _wait_idle(self, deadline: float) -> None:
-        while self._claimed and time.monotonic() < deadline:
+    def _wait_idle(self, deadline: float, claiming_only: bool = False) -> None:
+        while (
+            self._claiming or (self._claimed and not claiming_only)
+        ) and time.monotonic() < deadline:
             with self._wake:
                 self._wake.wait(min(0.05, max(0.0, deadline - time.monotonic())))
 
-    # -- dispatcher -------------------------------------------------------------------
-
-    def _dispatch(self) -> None:
-        backoff = 0.0
-        while not self._stopping.is_set():
-            if not self._slots.acquire(timeout=0.2):
-                continue
-            free = 1
-            while free < self.config.max_workers and self._slots.acquire(blocking=False):
-                free += 1
-            try:
-                claimed = [] if self._stopping.is_set() else self._claim(free)
-                backoff = 0.0
-            except StoreError as exc:
-                claimed = []
-                backoff = min(max(backoff * 2, 0.1), 5.0)
-                log.warning("threadjobs: claiming failed (%s); retrying in %.1fs", exc, backoff)
-            for _ in range(free - len(claimed)):
-                self._slots.release()
-            for rec in claimed:
-                self._claimed.add(rec.id)
-                self._executor.submit(self._work, rec)
-            if backoff:
-                self._stopping.wait(backoff)
-            elif len(claimed) < free:
-                # fewer jobs than free slots: the queue was empty a moment ago, so claiming
-                # again at once would find nothing. Wait for work instead; a store's wait
-                # returns at once when work arrived meanwhile (the memory store checks its
-                # ready queue, Redis finds the wake-up token the create pushed).
-                try:
-                    self.store.wait_for_work(self.config.poll_interval)
-                except StoreError:
-                    self._stopping.wait(0.5)
-
-    def _claim(self, limit: int) -> list[JobRecord]:
-        return self.store.claim(self.worker_id, limit, self.config.lease)
-
     # -- job threads ------------------------------------------------------------------
 
-    def _work(self, rec: JobRecord) -> None:
-        """Run ``rec``, then keep taking due jobs until none is left; then free the slot."""
-        while True:
+    def _loop(self) -> None:
+        """A job thread: run a job, record it and take the next; when idle, wait for one."""
+        rec = self._next_idle(look_first=True)
+        while rec is not None:
             if self._stopping.is_set():
                 self._release_unstarted(rec)
-                break
+                return
             run = self._start(rec)
-            more = self._run(run)
+            nxt = self._run(run)
             if run.abandoned:
                 self._thread_returned(run)
-                return  # the supervisor already gave this thread's slot to a replacement
-            if not more:
-                break
-            rec = more[0]
-            self._claimed.add(rec.id)
-        self._slots.release()
+                return  # the supervisor already gave this thread's place to a spare one
+            rec = nxt if nxt is not None else self._next_idle(look_first=False)
+
+    def _next_idle(self, look_first: bool) -> JobRecord | None:
+        """Wait for a job with nothing to do; None when the pool stops.
+
+        One idle thread at a time waits on the store; the others wait for their turn
+        here. The one waiting hands its turn on as soon as it takes a job, so the next
+        job finds a thread waiting on the store. ``look_first``: claim once without
+        waiting (a thread starting up may find jobs that no wake-up announces).
+        """
+        with self._idle:
+            while self._polling and not self._stopping.is_set():
+                self._idle.wait()
+            if self._stopping.is_set():
+                return None
+            self._polling = True
+        try:
+            return self._poll(0.0 if look_first else self.config.poll_interval)
+        finally:
+            with self._idle:
+                self._polling = False
+                self._idle.notify()
+
+    def _poll(self, wait: float) -> JobRecord | None:
+        backoff = 0.0
+        while not self._stopping.is_set():
+            try:
+                claimed = self._claiming_call(
+                    functools.partial(self.store.claim, self.worker_id, 1, self.config.lease, wait)
+                )
+            except Exception as exc:
+                backoff = min(max(backoff * 2, 0.1), 5.0)
+                log.warning(
+                    "threadjobs: claiming failed (%s); retrying in %.1fs",
+                    exc,
+                    backoff,
+                    exc_info=not isinstance(exc, StoreError),  # a bug: show where
+                )
+                self._stopping.wait(backoff)
+                continue
+            if claimed:
+                return claimed[0]
+            backoff = 0.0
+            wait = self.config.poll_interval
+        return None
+
+    def _claiming_call(self, call: Callable[[], list[JobRecord]]) -> list[JobRecord]:
+        """Run a store call that may claim jobs; shutdown waits for it, then for its jobs."""
+        me = threading.get_ident()
+        self._claiming.add(me)
+        try:
+            claimed = call()
+            for rec in claimed:  # before leaving _claiming, so shutdown sees one or the other
+                self._claimed.add(rec.id)
+            return claimed
+        finally:
+            self._claiming.discard(me)
+            if self._stopping.is_set():
+                with self._wake:
+                    self._wake.notify_all()
 
     def _release_unstarted(self, rec: JobRecord) -> None:
         """Give a job claimed just before shutdown back to the queue, uncharged."""
@@ -219,13 +250,13 @@ class WorkerPool:
         self._emit(rec, JobStatus.QUEUED if rec.failures == 0 else JobStatus.RETRYING)
         return run
 
-    def _run(self, run: Run) -> list[JobRecord]:
-        """Run one job and record it; return the next job(s) claimed in the same store call."""
+    def _run(self, run: Run) -> JobRecord | None:
+        """Run one job and record it; return the next job, claimed in the same store call."""
         try:
             outcome = execute(run)
             with run.ctx.lock:
                 if run.abandoned:
-                    return []
+                    return None
                 run.closed = True
             if run.ctx.dirty and not run.lost:
                 run.ctx.flush()
@@ -233,37 +264,50 @@ class WorkerPool:
             return self._record(run, finish, claim_next=not self._stopping.is_set())
         except BaseException:
             log.exception("threadjobs: internal error while running job %s", run.job_id)
-            return []
+            return None
         finally:
             if not run.abandoned:
                 self._forget(run)
 
-    def _record(self, run: Run, finish: Finish, claim_next: bool = False) -> list[JobRecord]:
+    def _record(self, run: Run, finish: Finish, claim_next: bool = False) -> JobRecord | None:
         """Write the outcome, retrying while the store is briefly unavailable.
 
-        With ``claim_next`` the same store call claims this thread's next job, so a busy
-        worker pays one round trip per job instead of two.
+        With ``claim_next`` the same store call claims this thread's next job, waiting up
+        to ``poll_interval`` for one if none is due: a busy worker pays one round trip
+        per job, and a worker that runs dry is already waiting when the next job comes.
         """
         if run.lost:
             log.warning("threadjobs: job %s lost its lease; its outcome is discarded", run.job_id)
-            return []
+            return None
         deadline = time.monotonic() + self.config.lease
         delay = 0.05
-        more: list[JobRecord] = []
-        retried = False
+        retried = recorded = False
+
+        def finished(updated: JobRecord | None) -> None:
+            nonlocal recorded
+            recorded = True
+            self._recorded(run, updated)
+
+        cfg = self.config
         while True:
             try:
                 if claim_next:
-                    updated, more = self.store.finish_and_claim(
-                        run.job_id, run.attempt, finish, self.worker_id, 1, self.config.lease
-                    )
-                else:
-                    updated = self.store.finish(run.job_id, run.attempt, finish)
+                    more = self._claiming_call(
+                        lambda: self.store.finish_and_claim(
+                            run.job_id, run.attempt, finish, self.worker_id, 1, cfg.lease,
+                            cfg.poll_interval, finished,
+                        )[1]
+                    )  # fmt: skip
+                    return more[0] if more else None
+                updated = self.store.finish(run.job_id, run.attempt, finish)
                 break
             except StoreError as exc:
+                if recorded:  # the outcome is written; only the claim or the wait failed
+                    log.warning("threadjobs: claiming the next job failed (%s)", exc)
+                    return None
                 if time.monotonic() + delay > deadline:
                     log.error("threadjobs: could not record job %s: %s", run.job_id, exc)
-                    return []
+                    return None
                 # a claim whose reply was lost would strand jobs until their lease lapses:
                 # retry the finish alone
                 claim_next = False
@@ -272,6 +316,11 @@ class WorkerPool:
                 delay = min(delay * 2, 1.0)
         if updated is None and retried:
             updated = self._landed(run, finish)
+        self._recorded(run, updated)
+        return None
+
+    def _recorded(self, run: Run, updated: JobRecord | None) -> None:
+        """The outcome is written (``updated``) or was rejected (None): tell, then forget."""
         if updated is None:
             log.warning(
                 "threadjobs: the outcome of job %s attempt %d was rejected: another worker or a "
@@ -281,7 +330,7 @@ class WorkerPool:
             )
         else:
             self._emit(updated, JobStatus.RUNNING)
-        return more
+        self._forget(run)
 
     def _landed(self, run: Run, finish: Finish) -> JobRecord | None:
         """After a retried write was refused: did the first try land, its reply lost?
@@ -400,8 +449,8 @@ class WorkerPool:
             finish = failure(run, JobTimedOut(_stuck_message(run, reason)), self._rng, now)
         self._record(run, finish)
         # keep capacity while spare threads remain; past that, the pool honestly shrinks
-        if stuck <= self.config.spare_threads:
-            self._slots.release()
+        if stuck <= self.config.spare_threads and not self._stopping.is_set():
+            self._executor.submit(self._loop)
 
     def _heartbeat(self) -> None:
         runs = {job_id: run.attempt for job_id, run in list(self._runs.items())}

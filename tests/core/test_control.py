@@ -283,8 +283,10 @@ def test_a_job_claimed_as_shutdown_begins_goes_back_uncharged() -> None:
     class SlowHandOff(MemoryJobStore):
         """Holds a claimed job between the claim and its start, as a busy executor would."""
 
-        def claim(self, worker_id: str, limit: int, lease: float) -> list[JobRecord]:
-            records = super().claim(worker_id, limit, lease)
+        def claim(
+            self, worker_id: str, limit: int, lease: float, wait: float = 0.0
+        ) -> list[JobRecord]:
+            records = super().claim(worker_id, limit, lease, wait)
             if records:
                 claimed.set()
                 go.wait(10)

@@ -138,7 +138,7 @@ def test_queues_spread_over_masters_and_bulk_create_works(cluster_url: str) -> N
         out = store.create_many([new_job() for _ in range(1100)])  # three pipelined calls
         assert all(created for _, created in out)
         assert len(store.claim("w", 1100, 30)) == 1100
-        store.wait_for_work(0.01)
+        assert store.claim("w", 1, 30, wait=0.01) == []  # BLPOP through the cluster client
         store.close()
     assert len(slots) == 6
     client = RedisCluster.from_url(cluster_url)

@@ -69,7 +69,7 @@ def test_finish_and_claim_resent_after_a_lost_reply_answers_like_the_first(
     store.create(new_job())
     [rec] = store.claim("w", 1, 30)
     keys = [*store._fixed, store.keys.job(rec.id)]
-    args = [*store._common_args(), "1|completed|0|n1", '"r"', "", "1|30000|500|1|0|c1|w"]
+    args = [*store._common_args(), "1|completed|0|n1", '"r"', "", "1|30000|500|0|c1|w"]
     first = json.loads(store._script("test", "FINISH_CLAIM", keys, args))
     second = json.loads(store._script("test", "FINISH_CLAIM", keys, args))
     assert (first[2], second[2]) == ("1", "dup")
@@ -89,19 +89,19 @@ def test_a_claim_resent_after_a_lost_reply_hands_back_the_same_jobs(
     head = [*store._common_args()]
     if name == "FINISH_CLAIM":
         head += ["1|completed|0|n7", '"r"', ""]
-    sent = json.loads(store._script("t", name, keys, [*head, "2|30000|500|1|0|c7|w"]))
+    sent = json.loads(store._script("t", name, keys, [*head, "2|30000|500|0|c7|w"]))
     # the reply was lost; the same call again, marked as a resend
-    again = json.loads(store._script("t", name, keys, [*head, "2|30000|500|1|1|c7|w"]))
+    again = json.loads(store._script("t", name, keys, [*head, "2|30000|500|1|c7|w"]))
     assert [v[0] for v in sent[4:]] == [v[0] for v in again[4:]] == [j.id for j in jobs[1:3]]
     assert store.counts()[JobStatus.QUEUED] == 2, "the resend took no more jobs"
     # a resend whose first send never ran (or claimed nothing) claims as usual
     fresh = json.loads(
-        store._script("t", "CLAIM", keys[:1], [*store._common_args(), "1|30000|500|1|1|c8|w"])
+        store._script("t", "CLAIM", keys[:1], [*store._common_args(), "1|30000|500|1|c8|w"])
     )
     assert [v[0] for v in fresh[4:]] == [jobs[3].id]
     # a job since taken over by another worker is not handed back
     store._client.hset(store.keys.job(jobs[1].id), "worker", "other")
-    again = json.loads(store._script("t", name, keys, [*head, "2|30000|500|1|1|c7|w"]))
+    again = json.loads(store._script("t", name, keys, [*head, "2|30000|500|1|c7|w"]))
     assert [v[0] for v in again[4:]] == [jobs[2].id]
 
 
@@ -117,13 +117,28 @@ def test_a_claim_that_empties_the_queue_drops_spare_wake_tokens(store: RedisJobS
     assert client.llen(store.keys.wake) == 1
 
 
-def test_idle_poll_claim_sends_no_token_cleanup(store: RedisJobStore) -> None:
-    store.wait_for_work(0.05)  # times out: nothing there
-    assert store._poll_timed_out
-    assert store.claim("w", 4, 30) == []
-    store.create(new_job())
-    store.wait_for_work(1.0)  # takes the token
-    assert not store._poll_timed_out
+def test_a_claim_that_finds_the_queue_empty_sends_no_token_cleanup(store: RedisJobStore) -> None:
+    client = store._client
+    client.lpush(store.keys.wake, "1")  # a token whose job was cancelled meanwhile
+    assert store.claim("w", 4, 30) == []  # an idle poll: no DEL (a command per poll)
+    assert client.llen(store.keys.wake) == 1
+
+
+def test_ready_jobs_without_a_token_get_one(store: RedisJobStore) -> None:
+    """A worker sends BLPOP right behind a finish or a claim: with jobs ready, a token must
+    be there, or it would wait a whole poll interval with work in the queue."""
+    client = store._client
+    store.create_many([new_job() for _ in range(3)])
+    client.delete(store.keys.wake)  # tokens lost: trimmed at the cap, or expired
+    [first] = store.claim("w", 1, 30)
+    assert client.llen(store.keys.wake) == 1  # jobs are left: one token announces them
+    client.delete(store.keys.wake)
+    assert store.finish(first.id, 1, Finish(JobStatus.COMPLETED)) is not None
+    assert client.llen(store.keys.wake) == 1
+    assert len(store.claim("w", 1, 30)) == 1
+    assert client.llen(store.keys.wake) == 1  # one job left: still announced
+    assert len(store.claim("w", 1, 30)) == 1
+    assert client.llen(store.keys.wake) == 0  # the queue is empty: no token
 
 
 def test_counters_stay_exact_through_batched_updates(store: RedisJobStore) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from threadjobs import CorruptJobData, StoreError, StoreUnavailable
 from threadjobs._models import AttemptError, JobStatus, Progress
-from threadjobs._store import CancelOutcome, Finish, LeaseState, NewJob, Retention
+from threadjobs._store import CancelOutcome, Finish, JobRecord, LeaseState, NewJob, Retention
 from threadjobs.stores._redis import RedisJobStore
 
 _seq = iter(range(10**9))
@@ -304,23 +304,23 @@ def test_corrupt_job_hash_raises_corrupt_job_data(store: RedisJobStore) -> None:
         store.get(job.id)
 
 
-def test_wait_for_work_wakes_on_create_from_another_thread(store: RedisJobStore) -> None:
-    woke = threading.Event()
+def test_claim_with_wait_wakes_on_create_from_another_thread(store: RedisJobStore) -> None:
+    got: list[list[JobRecord]] = []
     started = threading.Event()
 
     def waiter() -> None:
         started.set()
-        store.wait_for_work(4.0)
-        woke.set()
+        got.append(store.claim("w", 1, 30, wait=4.0))
 
     thread = threading.Thread(target=waiter)
     thread.start()
     started.wait()
     time.sleep(0.05)  # let the waiter enter BLPOP; a late entry only makes the test pass later
     t0 = time.monotonic()
-    store.create(new_job())
-    assert woke.wait(3.0)
-    thread.join()
+    job = new_job()
+    store.create(job)
+    thread.join(3.0)
+    assert [[rec.id for rec in recs] for recs in got] == [[job.id]]
     assert time.monotonic() - t0 < 1.0
 
 
@@ -394,7 +394,6 @@ def test_unreachable_redis_raises_store_unavailable(unused_port: int) -> None:
     assert isinstance(info.value, StoreError)
     assert info.value.__cause__ is not None
     t0 = time.monotonic()
-    store.wait_for_work(0.2)  # does not raise: the next claim reports the outage
-    assert time.monotonic() - t0 < 2
     with pytest.raises(StoreUnavailable):
-        store.claim("w", 1, 30)
+        store.claim("w", 1, 30, wait=0.2)
+    assert time.monotonic() - t0 < 2

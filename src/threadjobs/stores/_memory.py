@@ -64,7 +64,7 @@ class MemoryJobStore:
         self._expiry: list[tuple[float, str]] = []
         self._index = Index(self._jobs, self._running)
         self._closed = False
-        self._waiting = 0  # threads in wait_for_work: creates skip the notify when none wait
+        self._waiting = 0  # threads waiting in claim: creates skip the notify when none wait
 
     @property
     def retention(self) -> Retention:
@@ -135,23 +135,24 @@ class MemoryJobStore:
 
     # -- running ----------------------------------------------------------------------
 
-    def claim(self, worker_id: str, limit: int, lease: float) -> list[JobRecord]:
-        """Take up to ``limit`` due jobs, highest priority first, FIFO within a priority."""
-        with self._guard:
-            return self._claim(worker_id, limit, lease)
+    def claim(self, worker_id: str, limit: int, lease: float, wait: float = 0.0) -> list[JobRecord]:
+        """Take up to ``limit`` due jobs, highest priority first, FIFO within a priority.
 
-    def wait_for_work(self, timeout: float) -> None:
-        """Sleep until a job is created or requeued, or the next delayed job is due."""
+        With none due, waits up to ``wait`` seconds for a job to be created or requeued
+        or the next delayed job to fall due, then tries once more.
+        """
         with self._guard:
-            if self._ready or self._closed:
-                return
+            claimed = self._claim(worker_id, limit, lease)
+            if claimed or wait <= 0 or self._closed:
+                return claimed
             if self._scheduled:
-                timeout = min(timeout, max(0.0, self._scheduled[0][0] - self.now()))
+                wait = min(wait, max(0.0, self._scheduled[0][0] - self.now()))
             self._waiting += 1
             try:
-                self._work.wait(timeout)
+                self._work.wait(wait)
             finally:
                 self._waiting -= 1
+            return self._claim(worker_id, limit, lease)
 
     def heartbeat(
         self, worker_id: str, leases: Mapping[str, int], lease: float
@@ -186,15 +187,30 @@ class MemoryJobStore:
             return self._finish(job_id, attempt, finish)
 
     def finish_and_claim(
-        self, job_id: str, attempt: int, finish: Finish, worker_id: str, limit: int, lease: float
+        self,
+        job_id: str,
+        attempt: int,
+        finish: Finish,
+        worker_id: str,
+        limit: int,
+        lease: float,
+        wait: float = 0.0,
+        on_finished: Callable[[JobRecord | None], None] | None = None,
     ) -> tuple[JobRecord | None, list[JobRecord]]:
         """Record the end of one run and claim the next jobs under one lock acquisition.
 
         One acquisition, not two: with several job threads the store lock is contended,
-        and each contended acquisition costs a GIL hand-off.
+        and each contended acquisition costs a GIL hand-off. ``on_finished`` runs outside
+        the lock, before any wait.
         """
         with self._guard:
-            return self._finish(job_id, attempt, finish), self._claim(worker_id, limit, lease)
+            updated = self._finish(job_id, attempt, finish)
+            claimed = self._claim(worker_id, limit, lease)
+        if on_finished is not None:
+            on_finished(updated)
+        if not claimed and wait > 0:
+            claimed = self.claim(worker_id, limit, lease, wait)
+        return updated, claimed
 
     def cancel(self, job_id: str) -> tuple[CancelOutcome, JobRecord | None]:
         """Cancel a waiting job now; flag a running one; leave a terminal one alone."""

@@ -21,13 +21,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from .._errors import MissingDependency, StoreError
 from .._models import JobStatus, Progress
 from .._store import CancelOutcome, Finish, JobRecord, LeaseState, NewJob, Retention
 from . import _redis_reads as reads
-from ._redis_calls import Calls, connect
+from ._redis_calls import Calls, connect, translated
 from ._redis_codec import (
     ScriptArgs,
     job_args,
@@ -107,8 +108,6 @@ class RedisJobStore:
         self._next_due: float | None = None  # monotonic time the next delayed job is due
         self._closed = False
         self._args = ScriptArgs(self.retention, self.keys.base, wake_cap, promote_limit)
-        # the last wait ended without a token: the next claim is an idle poll (see CLAIM)
-        self._poll_timed_out = False
 
     @classmethod
     def from_url(
@@ -225,16 +224,63 @@ class RedisJobStore:
 
     # -- running ----------------------------------------------------------------------
 
-    def claim(self, worker_id: str, limit: int, lease: float) -> list[JobRecord]:
-        """Promote due delayed jobs, then take up to ``limit`` ready jobs, in one script."""
+    def claim(self, worker_id: str, limit: int, lease: float, wait: float = 0.0) -> list[JobRecord]:
+        """Promote due delayed jobs, then take up to ``limit`` ready jobs, in one script.
+
+        With ``wait``, first block on the queue's wake-up list (``create`` and every
+        requeue push a token there; one token wakes one waiting worker) for up to ``wait``
+        seconds, less if the next delayed job is due sooner. On the lane the ``BLPOP`` and
+        the claim go in one write, so Redis claims the moment a token arrives.
+        """
         self._calls.check_eviction_once()
-        sent = time.monotonic()
-        first, again = self._args.claim(worker_id, limit, lease, not self._poll_timed_out)
+        wait = self._wait_time(wait)
+        first, again = self._args.claim(worker_id, limit, lease)
         common = self._args.common()
+        lane = self._calls.lane
+        if wait and lane is not None:
+            sent = time.monotonic()
+            with translated("claiming jobs"), suppress(LaneFailed):
+                claim = self._calls.lane_command("CLAIM", self._fixed, [*common, first])
+                [reply] = lane.execute_chain([self._blpop(wait), claim], _ignore)
+                if not isinstance(reply, Exception):
+                    return self._claimed(self._json(reply, "claiming jobs"), sent)
+            # a lost connection or an error reply: again through redis-py, as a resend
+            # (it hands back what the first claim took, if it ran), translating errors
+            first = again
+        elif wait:
+            self._wait_plain(wait)
+        sent = time.monotonic()
         reply = self._run_claim(
             "claiming jobs", "CLAIM", self._fixed, [*common, first], [*common, again]
         )
         return self._claimed(reply, sent)
+
+    def _wait_time(self, wait: float) -> float:
+        """``wait``, ending when the next delayed job is due and before the socket times out."""
+        if wait <= 0 or self._closed:
+            return 0.0
+        if self._next_due is not None:
+            wait = min(wait, self._next_due - time.monotonic())
+        sock_timeout = socket_timeout(self._client)
+        if sock_timeout is not None:
+            wait = min(wait, sock_timeout - 0.5)  # the socket must not time out first
+        return wait if wait >= 0.001 else 0.0
+
+    def _blpop(self, wait: float) -> list[Any]:
+        return ["BLPOP", self.keys.wake, f"{wait:.3f}"]
+
+    def _wait_plain(self, wait: float) -> None:
+        """Wait for a token through redis-py (no lane); if Redis is down, sleep instead:
+        the claim that follows reports the error."""
+        started = time.monotonic()
+        try:
+            self._calls.blpop(self.keys.wake, wait)
+        except Exception as exc:
+            if redis is None or not isinstance(exc, redis_errors.RedisError):
+                raise
+            remaining = wait - (time.monotonic() - started)
+            if remaining > 0 and not self._closed:
+                time.sleep(min(remaining, 1.0))  # Redis is down: back off, not spin
 
     def _claimed(self, reply: list[Any], sent: float) -> list[JobRecord]:
         """Read a CLAIM / FINISH_CLAIM reply: sync the clock, note the next due job."""
@@ -251,44 +297,14 @@ class RedisJobStore:
         ``resend``: the same call marked as a resend, for when a reply may have been lost
         (the script then hands back what the first send claimed).
         """
-        reply = self._script(action, name, keys, args, resend=resend)
+        return self._json(self._script(action, name, keys, args, resend=resend), action)
+
+    @staticmethod
+    def _json(reply: Any, action: str) -> Any:
         try:
             return json.loads(reply)
-        except ValueError as exc:  # pragma: no cover - only if Redis returned garbage
+        except (ValueError, TypeError) as exc:  # pragma: no cover - only if Redis sent garbage
             raise StoreError(f"Redis returned a malformed reply while {action}") from exc
-
-    def wait_for_work(self, timeout: float) -> None:
-        """Block on the queue's wake-up list until work arrives or ``timeout`` passes.
-
-        ``create`` and every requeue push a token; one token wakes one waiting process.
-        Returns early when the next delayed job (as seen by the last claim) is due. If
-        Redis cannot be reached it sleeps instead, and the next claim reports the error.
-        """
-        if self._closed:
-            return
-        if self._next_due is not None:
-            timeout = min(timeout, max(0.0, self._next_due - time.monotonic()))
-        # the socket must not time out before BLPOP does
-        sock_timeout = socket_timeout(self._client)
-        if sock_timeout is not None:
-            timeout = min(timeout, max(0.0, sock_timeout - 0.5))
-        self._poll_timed_out = False
-        if timeout < 0.001:
-            return
-        started = time.monotonic()
-        try:
-            # a connection of its own: other threads' commands are not blocked
-            token = self._calls.blpop(self.keys.wake, timeout)
-            self._poll_timed_out = token is None
-        except Exception as exc:
-            if isinstance(exc, LaneFailed) or (
-                redis is not None and isinstance(exc, redis_errors.RedisError)
-            ):
-                remaining = timeout - (time.monotonic() - started)
-                if remaining > 0 and not self._closed:
-                    time.sleep(min(remaining, 1.0))  # Redis is down: back off, not spin
-                return
-            raise
 
     def heartbeat(
         self, worker_id: str, leases: Mapping[str, int], lease: float
@@ -333,17 +349,30 @@ class RedisJobStore:
         return record(json.loads(reply[1]), job_id)
 
     def finish_and_claim(
-        self, job_id: str, attempt: int, finish: Finish, worker_id: str, limit: int, lease: float
+        self,
+        job_id: str,
+        attempt: int,
+        finish: Finish,
+        worker_id: str,
+        limit: int,
+        lease: float,
+        wait: float = 0.0,
+        on_finished: Callable[[JobRecord | None], None] | None = None,
     ) -> tuple[JobRecord | None, list[JobRecord]]:
-        """Record the end of one run and claim the next jobs, in one script call.
+        """Record the end of one run and claim the next jobs, in one round trip.
 
         The finish is fenced exactly like :meth:`finish` (and idempotent the same way);
-        the claim that follows is :meth:`claim`'s and happens even if the finish was
-        rejected. Both use one server time.
+        the claim that follows is :meth:`claim`'s (with its ``wait``) and happens even if
+        the finish was rejected. Without a wait it is one script (``FINISH_CLAIM``); with
+        one, on the lane, ``FINISH``, ``BLPOP`` and ``CLAIM`` go in one write, and
+        ``on_finished`` is called when the finish's reply arrives, before the wait.
         """
-        sent = time.monotonic()
         head = [*self._args.common(), *self._args.finish(attempt, finish)]
-        first, again = self._args.claim(worker_id, limit, lease, True)
+        wait = self._wait_time(wait)
+        if wait and self._calls.lane is not None:
+            return self._finish_wait_claim(job_id, head, worker_id, limit, lease, wait, on_finished)
+        first, again = self._args.claim(worker_id, limit, lease)
+        sent = time.monotonic()
         reply = self._run_claim(
             "recording a job's outcome and claiming the next",
             "FINISH_CLAIM",
@@ -352,7 +381,74 @@ class RedisJobStore:
             [*head, again],
         )
         claimed = self._claimed(reply, sent)
-        return (None if reply[2] == "0" else record(reply[3], job_id)), claimed
+        updated = None if reply[2] == "0" else record(reply[3], job_id)
+        if on_finished is not None:
+            on_finished(updated)
+        if not claimed and wait:
+            claimed = self.claim(worker_id, limit, lease, wait)
+        return updated, claimed
+
+    def _finish_wait_claim(
+        self,
+        job_id: str,
+        head: list[Any],
+        worker_id: str,
+        limit: int,
+        lease: float,
+        wait: float,
+        on_finished: Callable[[JobRecord | None], None] | None,
+    ) -> tuple[JobRecord | None, list[JobRecord]]:
+        """FINISH, BLPOP and CLAIM in one write on the lane (see finish_and_claim).
+
+        Whatever goes wrong (a lost connection, an error reply such as a flushed script)
+        goes again through redis-py, as resends: the finish is idempotent by its nonce
+        and a resent claim hands back what the first one took.
+        """
+        first, again = self._args.claim(worker_id, limit, lease)
+        common = head[:1]
+        keys = [*self._fixed, self.keys.job(job_id)]
+        finished: list[JobRecord | None] = []
+
+        def finish_read(reply: Any) -> None:
+            if isinstance(reply, Exception):
+                return
+            updated = None if reply[0] not in (b"1", "1") else record(json.loads(reply[1]), job_id)
+            finished.append(updated)
+            if on_finished is not None:
+                on_finished(updated)
+
+        sent = time.monotonic()
+        lane = self._calls.lane
+        assert lane is not None
+        with translated("recording a job's outcome"), suppress(LaneFailed):
+            _, reply = lane.execute_chain(
+                [
+                    self._calls.lane_command("FINISH", keys, head),
+                    self._blpop(wait),
+                    self._calls.lane_command("CLAIM", self._fixed, [*common, first]),
+                ],
+                finish_read,
+            )
+            if finished and not isinstance(reply, Exception):
+                return finished[0], self._claimed(self._json(reply, "claiming jobs"), sent)
+        sent = time.monotonic()
+        if finished:
+            reply = self._run_claim(
+                "claiming jobs", "CLAIM", self._fixed, [*common, again], [*common, again]
+            )
+            return finished[0], self._claimed(reply, sent)
+        reply = self._run_claim(
+            "recording a job's outcome and claiming the next",
+            "FINISH_CLAIM",
+            keys,
+            [*head, again],
+            [*head, again],
+        )
+        claimed = self._claimed(reply, sent)
+        updated = None if reply[2] == "0" else record(reply[3], job_id)
+        if on_finished is not None:
+            on_finished(updated)
+        return updated, claimed
 
     def cancel(self, job_id: str) -> tuple[CancelOutcome, JobRecord | None]:
         """Cancel a waiting job now; flag a running one; leave a terminal one alone."""
@@ -416,6 +512,10 @@ class RedisJobStore:
     def _common_args(self) -> list[Any]:
         """The common first ARGV of status-changing scripts (tests build calls with it)."""
         return self._args.common()
+
+
+def _ignore(reply: Any) -> None:
+    """A reply not needed (a wake-up token)."""
 
 
 # -- helpers -------------------------------------------------------------------------

@@ -83,7 +83,9 @@ class Calls:
         # asked; only on the lane, see script())
         self.functions: bool | None = None
         self._library_lock = threading.Lock()
-        self._create_loaded = False  # CREATE sent to Redis with SCRIPT LOAD (bulk create)
+        # scripts sent to Redis with SCRIPT LOAD, for calls that must not meet NOSCRIPT
+        # (bulk create, chains) when they run as EVALSHA
+        self._loaded: set[str] = set()
         self._checked_eviction = False
 
     def script(
@@ -107,21 +109,50 @@ class Calls:
         script = self.scripts[name]
         lane = self.lane
         if lane is not None:
-            function: str | None = None
             with translated(action):
                 try:
-                    function = scripts.FUNCTIONS.get(name) if self.library() else None
-                    if function is not None:
-                        return lane.execute(["FCALL", function, len(keys), *keys, *args])
-                    return lane.execute(["EVALSHA", script.sha, len(keys), *keys, *args])
+                    return lane.execute(self.lane_command(name, keys, args))
                 except LaneFailed:
                     args = resend if resend is not None else args
                 except redis_errors.ResponseError as exc:
-                    if not _lost_code(exc):
+                    if not self.lost_code(exc):
                         raise
-                    if function is not None:  # flushed, or a restart without persistence
-                        self.functions = None
         return self.call(action, lambda: script(keys, args))
+
+    def lane_command(self, name: str, keys: list[Any], args: list[Any]) -> list[Any]:
+        """The command that runs script ``name`` on the lane: FCALL, or EVALSHA without
+        the function library.
+
+        Raises:
+            LaneFailed: Redis could not be asked whether the library is loaded.
+        """
+        function = scripts.FUNCTIONS.get(name) if self.library() else None
+        if function is not None:
+            return ["FCALL", function, len(keys), *keys, *args]
+        return ["EVALSHA", self.loaded_sha(name), len(keys), *keys, *args]
+
+    def loaded_sha(self, name: str) -> str:
+        """The sha of script ``name``, loaded into Redis first if not known to be there
+        (a call that meets NOSCRIPT is sent twice; in a chain it would also wait)."""
+        script = self.scripts[name]
+        if name not in self._loaded:
+            if self.lane is not None:
+                self.lane.execute(["SCRIPT", "LOAD", script.script])  # may raise LaneFailed
+            else:
+                self.client.script_load(script.script)
+            self._loaded.add(name)
+        return str(script.sha)
+
+    def lost_code(self, exc: Exception) -> bool:
+        """Whether ``exc`` says Redis lost the scripts or the library (flushed, or
+        restarted without persistence): then the call goes again through redis-py,
+        which loads the script."""
+        if not _lost_code(exc):
+            return False
+        self._loaded.clear()
+        if self.functions:
+            self.functions = None  # ask again (and load) on the next call
+        return True
 
     def library(self) -> bool:
         """Whether the function library is loaded; loads it on first use.
@@ -251,9 +282,9 @@ class Calls:
         # load the script up front: a first bulk create would otherwise get NOSCRIPT for
         # every chunk and be sent twice
         script = self.scripts["CREATE"]
-        if not self._create_loaded:
+        if "CREATE" not in self._loaded:
             self.client.script_load(script.script)
-            self._create_loaded = True
+            self._loaded.add("CREATE")
         return ["EVALSHA", script.sha]
 
     def _create_pipelined(self, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:

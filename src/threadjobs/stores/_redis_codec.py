@@ -99,7 +99,7 @@ class ScriptArgs:
         common = "|".join([*map(str, (*numbers, GRACE_MS, wake_cap)), base])
         self._common = common.encode()
         self._promote_limit = promote_limit
-        self._claims: dict[tuple[str, int, float, bool], bytes] = {}  # arg heads
+        self._claims: dict[tuple[str, int, float], bytes] = {}  # arg heads
         # unique per call: a random per-store prefix and a counter (os.urandom per job was
         # a measurable syscall on the hot path); next() is atomic in CPython
         self._nonce_prefix = secrets.token_hex(8)
@@ -120,20 +120,20 @@ class ScriptArgs:
         head = f"{int(attempt)}|{finish.status.value}|{ms(finish.retry_in)}|{nonce}"
         return [head.encode(), result, error]
 
-    def claim(self, worker_id: str, limit: int, lease: float, drop: bool) -> tuple[bytes, bytes]:
-        """CLAIM's one argument, ``limit|lease ms|promote limit|drop|resend|nonce|worker``.
+    def claim(self, worker_id: str, limit: int, lease: float) -> tuple[bytes, bytes]:
+        """CLAIM's one argument, ``limit|lease ms|promote limit|resend|nonce|worker``.
 
         Returns it twice: as first sent (``resend`` 0) and as it must be sent again after
         a lost reply (``resend`` 1, same nonce), when the script hands back the jobs the
         first send took instead of taking more.
         """
-        key = (worker_id, limit, lease, drop)
+        key = (worker_id, limit, lease)
         head = self._claims.get(key)
         if head is None:
             if len(self._claims) > 256:  # worker ids and leases are few; stay bounded
                 self._claims.clear()
             head = self._claims[key] = (
-                f"{max(0, int(limit))}|{ms(lease)}|{self._promote_limit}|{int(drop)}|".encode()
+                f"{max(0, int(limit))}|{ms(lease)}|{self._promote_limit}|".encode()
             )
         tail = f"|{self._nonce_prefix}c{next(self._nonces)}|{worker_id}".encode()
         return head + b"0" + tail, head + b"1" + tail

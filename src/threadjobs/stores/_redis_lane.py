@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._redis_codec import resp_command
@@ -80,6 +80,13 @@ class _Conn:
         while value is _PUSH:
             value = self._value()
         return value
+
+    def read_or_error(self) -> Any:
+        """:meth:`read`, but an error reply is returned (as redis-py's exception), not raised."""
+        try:
+            return self.read()
+        except redis_errors.ResponseError as exc:
+            return exc
 
     @property
     def clean(self) -> bool:
@@ -160,10 +167,7 @@ class Lane:
             LaneFailed: the connection failed before a reply was read; nothing is known
                 of whether Redis ran the command.
         """
-        try:
-            slot = self._idle.pop()
-        except IndexError:
-            slot = _Conn(self._pool.connection_class(**self._pool.connection_kwargs))
+        slot = self._take()
         conn = slot.conn
         try:
             # no health-check PING: a dead connection fails the call, which redis-py's
@@ -184,6 +188,42 @@ class Lane:
             raise
         self._put_back(slot)
         return reply
+
+    def execute_chain(
+        self, commands: Sequence[Sequence[bytes | str | int]], first_done: Callable[[Any], None]
+    ) -> list[Any]:
+        """Send ``commands`` in one write and read their replies, in order.
+
+        ``first_done`` gets the first reply as soon as it is read, before the others are
+        awaited (they may block: a ``BLPOP``). Error replies are not raised but passed on
+        (to ``first_done``, or in the returned list of the other replies) as the
+        exceptions redis-py would raise, so that every reply is read and the connection
+        stays usable.
+
+        Raises:
+            LaneFailed: the connection failed; the replies not yet read are unknown.
+        """
+        slot = self._take()
+        conn = slot.conn
+        try:
+            encoding = conn.encoder.encoding
+            conn.send_packed_command([b"".join(resp_command(c, encoding) for c in commands)], False)
+            first_done(slot.read_or_error())
+            rest = [slot.read_or_error() for _ in commands[1:]]
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+            conn.disconnect()
+            raise LaneFailed(str(exc)) from exc
+        except BaseException:
+            conn.disconnect()  # replies may be left unread (see execute)
+            raise
+        self._put_back(slot)
+        return rest
+
+    def _take(self) -> _Conn:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return _Conn(self._pool.connection_class(**self._pool.connection_kwargs))
 
     def _put_back(self, slot: _Conn) -> None:
         if self._closed or len(self._idle) >= _MAX_IDLE or not slot.clean:

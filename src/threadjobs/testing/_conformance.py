@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
 from .._models import AttemptError, JobStatus, Progress
-from .._store import CancelOutcome, Finish, JobStore, LeaseState, NewJob, Retention
+from .._store import CancelOutcome, Finish, JobRecord, JobStore, LeaseState, NewJob, Retention
 
 __all__ = ["CHECKS", "StoreFactory", "check_store", "new_job"]
 
@@ -188,6 +188,57 @@ def check_finish_and_claim(store: JobStore) -> None:
     assert done is not None and more == []
 
 
+def check_claim_waits_for_work(store: JobStore) -> None:
+    assert store.claim("w1", 1, LONG, wait=0.05) == [], "nothing came: an empty claim"
+    job = new_job()
+    started = threading.Event()
+    got: list[list[str]] = []
+
+    def waiter() -> None:
+        started.set()
+        got.append([r.id for r in store.claim("w1", 1, LONG, wait=30.0)])
+
+    thread = threading.Thread(target=waiter, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    store.create(job)  # before or during the wait: either way the waiter takes it
+    thread.join(10)
+    assert not thread.is_alive(), "a waiting claim wakes when a job is created"
+    assert got == [[job.id]]
+
+
+def check_finish_and_claim_reports_before_waiting(store: JobStore) -> None:
+    first, second = new_job(), new_job()
+    store.create(first)
+    rec = store.claim("w1", 1, LONG)[0]
+    reported = threading.Event()
+    seen: list[JobRecord | None] = []
+    result: list[tuple[JobRecord | None, list[JobRecord]]] = []
+
+    def on_finished(updated: JobRecord | None) -> None:
+        seen.append(updated)
+        reported.set()
+
+    def worker() -> None:
+        finish = Finish(JobStatus.COMPLETED, result=2)
+        result.append(
+            store.finish_and_claim(first.id, rec.attempts, finish, "w1", 1, LONG, 30.0, on_finished)
+        )
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    assert reported.wait(10), "on_finished is called before the wait, not after it"
+    stored = store.get(first.id)
+    assert stored is not None and stored.status is JobStatus.COMPLETED, "recorded already"
+    assert len(seen) == 1 and seen[0] is not None and seen[0].result == 2
+    store.create(second)
+    thread.join(10)
+    assert not thread.is_alive(), "the wait ends when a job is created"
+    [(done, more)] = result
+    assert done is not None and done.status is JobStatus.COMPLETED and len(seen) == 1
+    assert [r.id for r in more] == [second.id] and more[0].attempts == 1
+
+
 def check_jobs_without_account(store: JobStore) -> None:
     anonymous, owned = new_job(account_id=None), new_job(account_id=5)
     store.create(anonymous)
@@ -351,6 +402,8 @@ CHECKS: tuple[Callable[[JobStore], None], ...] = (
     check_concurrent_claims_take_each_job_once,
     check_complete_and_fencing,
     check_finish_and_claim,
+    check_claim_waits_for_work,
+    check_finish_and_claim_reports_before_waiting,
     check_jobs_without_account,
     check_retry_and_release,
     check_cancel,

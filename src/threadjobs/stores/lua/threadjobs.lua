@@ -196,6 +196,13 @@ local function wake(n)
   if len == n then redis.call('PEXPIRE', C.wake, 10000) end
 end
 
+-- jobs are ready but no token announces them (the cap trimmed them, they expired, or a
+-- claim promoted delayed jobs): leave one, so that a worker waiting on the list takes
+-- the next job now, not at its next poll
+local function announce()
+  if redis.call('ZCARD', C.ready) > 0 and redis.call('EXISTS', C.wake) == 0 then wake(1) end
+end
+
 -- the ready-queue score: highest priority first, FIFO (by due time) within it
 local function ready_score(prio, due) return num(-tonumber(prio) * 1e13 + due) end
 
@@ -278,15 +285,13 @@ local function finish_args(argv, i)
   return attempt, status, argv[i + 1], argv[i + 2], tonumber(delay), nonce
 end
 
--- claim()'s arguments from argv[i]:
--- 'limit|lease ms|promote limit|drop (0/1)|resend (0/1)|nonce|worker'
+-- claim()'s arguments from argv[i]: 'limit|lease ms|promote limit|resend (0/1)|nonce|worker'
 local function claim_args(argv, i)
-  local limit, lease, promote, drop, resend, nonce, worker =
-    string.match(argv[i], '^(%d+)|(%d+)|(%d+)|([01])|([01])|([^|]*)|(.*)$')
+  local limit, lease, promote, resend, nonce, worker =
+    string.match(argv[i], '^(%d+)|(%d+)|(%d+)|([01])|([^|]*)|(.*)$')
   if not worker then error('threadjobs: malformed claim arguments') end
   return {worker = worker, limit = tonumber(limit), lease = tonumber(lease),
-          promote = tonumber(promote), drop = drop == '1', resend = resend == '1',
-          nonce = nonce}
+          promote = tonumber(promote), resend = resend == '1', nonce = nonce}
 end
 
 -- the jobs a claim with this nonce took, if it already ran: a resend after a lost reply
@@ -309,12 +314,10 @@ end
 
 -- promote due delayed jobs, take up to `a.limit` ready ones; appends their values to `out`
 -- and sets out[2] to the ms until the next delayed job is due (-1: none). `a` is
--- claim_args()'s table. `a.drop`: whether the caller may have been woken by a token (an
--- idle poll after a BLPOP timeout was not, and then skips the DEL that would cost a
--- command per idle second). Each job taken records the claim's nonce (`cn`), so that a
--- resend of this very call (`a.resend`) can find them again.
+-- claim_args()'s table. Each job taken records the claim's nonce (`cn`), so that a resend
+-- of this very call (`a.resend`) can find them again.
 local function claim(a, out)
-  local worker, limit, lease, promote_limit, drop = a.worker, a.limit, a.lease, a.promote, a.drop
+  local worker, limit, lease, promote_limit = a.worker, a.limit, a.lease, a.promote
   local nxt = redis.call('ZRANGE', C.sched, 0, 0, 'WITHSCORES')
   if nxt[2] and tonumber(nxt[2]) <= NOW then
     local due = redis.call('ZRANGEBYSCORE', C.sched, '-inf', NOW_S, 'LIMIT', 0, promote_limit)
@@ -334,10 +337,15 @@ local function claim(a, out)
   if limit <= 0 then return end
   if a.resend and claimed_before(a, out) then return end
   local popped = redis.call('ZPOPMIN', C.ready, limit)
-  if drop and #popped < 2 * limit then
-    -- the ready queue is empty now, so every wake-up token left stands for a job
-    -- already taken: drop them, so idle workers do not wake for nothing
-    redis.call('DEL', C.wake)
+  if #popped > 0 then
+    if #popped == 2 * limit and redis.call('ZCARD', C.ready) > 0 then
+      if redis.call('EXISTS', C.wake) == 0 then wake(1) end -- see announce()
+    else
+      -- this claim emptied the ready queue, so every wake-up token left stands for a job
+      -- already taken: drop them, so idle workers do not wake for nothing. (A claim that
+      -- found the queue empty skips this: it would cost an idle poll a command.)
+      redis.call('DEL', C.wake)
+    end
   end
   local until_ms = num(NOW + lease)
   local running = {}
@@ -463,6 +471,9 @@ local function finish_entry(keys, argv)
   setup(keys, argv)
   local attempt, status, result, err, delay, nonce = finish_args(argv, 2)
   local state, v = finish(keys[2], attempt, status, result, err, delay, nonce)
+  -- a worker may send BLPOP and CLAIM right behind a finish (see the store's
+  -- finish_and_claim): with jobs ready, that wait must end at once
+  announce()
   if state == '0' then return {'0'} end
   flush()
   return {'1', cjson.encode(v)}
