@@ -8,10 +8,8 @@ Two kinds of threads:
   thread to another. Idle threads take turns: one waits on the store (so an idle
   process costs the store one waiting call whatever its thread count), the others wait
   here until it takes a job and hands its turn on;
-* the **supervisor** never runs job code: it renews leases (heartbeat), flushes
-  progress, watches deadlines and stop requests (checkpoint flag, then an injected
-  exception, then giving up on the thread, whose place a spare thread takes), and runs
-  store maintenance (lease recovery, retention).
+* the **supervisor** never runs job code: leases, progress, deadlines, stop requests
+  and store maintenance (see ``_supervisor``).
 """
 
 from __future__ import annotations
@@ -27,11 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ._context import JobContext
-from ._errors import JobCancelled, JobInterrupted, JobTimedOut, StoreError, WorkerShuttingDown
+from ._errors import JobInterrupted, StoreError, WorkerShuttingDown
 from ._handler import Handler
 from ._models import JobStatus
-from ._runner import Run, decide, execute, failure
-from ._store import Finish, JobRecord, JobStore, LeaseState
+from ._runner import Run, decide, execute
+from ._store import Finish, JobRecord, JobStore
+from ._supervisor import Supervision
 
 __all__ = ["PoolConfig", "WorkerPool"]
 
@@ -57,7 +56,7 @@ class PoolConfig:
     purge_interval: float
 
 
-class WorkerPool:
+class WorkerPool(Supervision):
     """Claims and runs jobs for one JobManager."""
 
     def __init__(
@@ -372,127 +371,3 @@ class WorkerPool:
         with self._runs_lock:
             self.stuck_threads -= 1
         log.info("threadjobs: the stuck thread of job %s returned", run.job_id)
-
-    # -- supervisor -------------------------------------------------------------------
-
-    def _supervise(self) -> None:
-        cfg = self.config
-        next_beat = next_maintenance = time.monotonic()
-        next_purge = time.monotonic() + cfg.purge_interval * self._rng.uniform(0.1, 1.0)
-        while not self._stopped.is_set():
-            now = time.monotonic()
-            wake_at = self._watch_runs(now)
-            if now >= next_beat:
-                self._heartbeat()
-                next_beat = now + cfg.heartbeat_interval
-            if now >= next_maintenance:
-                self._maintain(purge=now >= next_purge)
-                if now >= next_purge:
-                    next_purge = now + cfg.purge_interval
-                # jitter keeps many processes from hitting the store in lockstep
-                next_maintenance = now + cfg.maintenance_interval * self._rng.uniform(0.8, 1.2)
-            wake_at = min(wake_at, next_beat, next_maintenance)
-            with self._wake:
-                if not self._stopped.is_set():
-                    self._wake.wait(max(0.0, wake_at - time.monotonic()))
-
-    def _watch_runs(self, now: float) -> float:
-        """Advance each run's stop ladder; return when the next step is due."""
-        cfg = self.config
-        wake_at = now + 3600.0
-        for run in list(self._runs.values()):
-            ctx = run.ctx
-            if ctx.deadline is not None and now >= ctx.deadline and ctx.request_stop(JobTimedOut):
-                run.stop_requested_at = ctx.deadline
-            if ctx.stop_reason is not None and run.stop_requested_at is None:
-                run.stop_requested_at = now  # the job found its own deadline at a checkpoint
-            if run.stop_requested_at is None:
-                if ctx.deadline is not None:
-                    wake_at = min(wake_at, ctx.deadline)
-                continue
-            interrupt_at = run.stop_requested_at + cfg.interrupt_grace
-            abandon_at = interrupt_at + cfg.abandon_grace
-            if now >= abandon_at and not run.abandoned:
-                self._abandon(run)
-            elif now >= interrupt_at and not run.interrupted:
-                run.interrupt()
-                wake_at = min(wake_at, abandon_at)
-            else:
-                wake_at = min(wake_at, interrupt_at if not run.interrupted else abandon_at)
-        return wake_at
-
-    def _abandon(self, run: Run) -> None:
-        """Give up on a thread that ignores its stop request: record the outcome ourselves."""
-        with run.ctx.lock:
-            if run.closed:
-                return
-            run.abandoned = True
-        reason = run.ctx.stop_reason or JobTimedOut
-        log.error(
-            "threadjobs: job %s did not stop within %.1fs of its %s; its thread is stuck",
-            run.job_id,
-            self.config.interrupt_grace + self.config.abandon_grace,
-            reason.__name__,
-        )
-        with self._runs_lock:
-            self.stuck_threads += 1
-            if self._runs.get(run.job_id) is run:
-                del self._runs[run.job_id]
-            stuck = self.stuck_threads
-        self._unclaim(run.job_id)
-        now = self.store.now()
-        if reason is JobCancelled:
-            finish = Finish(JobStatus.CANCELLED)
-        elif reason is WorkerShuttingDown:
-            finish = Finish(JobStatus.QUEUED)
-        else:
-            finish = failure(run, JobTimedOut(_stuck_message(run, reason)), self._rng, now)
-        self._record(run, finish)
-        # keep capacity while spare threads remain; past that, the pool honestly shrinks
-        if stuck <= self.config.spare_threads and not self._stopping.is_set():
-            self._executor.submit(self._loop)
-
-    def _heartbeat(self) -> None:
-        runs = {job_id: run.attempt for job_id, run in list(self._runs.items())}
-        for run in list(self._runs.values()):
-            if run.ctx.dirty and not run.lost:
-                run.ctx.flush()
-        if not runs:
-            return
-        try:
-            states = self.store.heartbeat(self.worker_id, runs, self.config.lease)
-        except StoreError as exc:
-            log.warning("threadjobs: lease renewal failed (%s); will retry", exc)
-            return
-        for job_id, state in states.items():
-            self._apply_lease_state(job_id, state)
-
-    def _apply_lease_state(self, job_id: str, state: LeaseState) -> None:
-        if state is LeaseState.CANCEL_REQUESTED:
-            self.request_stop(job_id, JobCancelled)
-        elif state is LeaseState.LOST:
-            run = self._runs.get(job_id)
-            # a run that is closed was just recorded: the heartbeat raced its finish
-            if run is not None and not run.lost and not run.closed:
-                run.lost = True
-                log.warning("threadjobs: job %s is no longer held by this worker", job_id)
-                self.request_stop(job_id, JobCancelled)
-
-    def _maintain(self, purge: bool) -> None:
-        try:
-            for rec in self.store.recover(self.config.max_recoveries):
-                self._emit(rec, JobStatus.RUNNING)
-            if purge:
-                self.store.purge()
-        except StoreError as exc:
-            log.warning("threadjobs: store maintenance failed (%s); will retry", exc)
-
-
-def _stuck_message(run: Run, reason: type[JobInterrupted]) -> str:
-    timeout = run.record.timeout
-    what = f"its timeout of {timeout:g}s" if timeout is not None else "its stop request"
-    return (
-        f"job {run.job_id} passed {what} and its thread did not stop; it was recorded "
-        "as timed out and the thread is counted as stuck (is it blocked in a C call or I/O "
-        "without a timeout?)"
-    )

@@ -8,7 +8,8 @@ Everything stored is JSON or plain text: nothing read back is unpickled or impor
 Not for: queues spanning several Redis Cluster slots (one queue = one hash tag = one
 slot; use several queues to spread load). See ``docs/redis.md``.
 
-The store's parts: this class (the JobStore contract), ``lua/threadjobs.lua`` and
+The store's parts: this class (the JobStore contract) with ``_redis_running`` (claims,
+waits and finishes, a mixin), ``lua/threadjobs.lua`` and
 ``_redis_scripts`` (the Lua and how it is loaded), ``_redis_calls`` (every command, the
 error boundary), ``_redis_lane`` (the store's own connections), ``_redis_codec``
 (arguments and records), ``_redis_keys`` (key names), ``_redis_reads`` (reads).
@@ -21,28 +22,25 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
 from typing import Any, TypeVar
 
-from .._errors import MissingDependency, StoreError
+from .._errors import MissingDependency
 from .._models import JobStatus, Progress
-from .._store import CancelOutcome, Finish, JobRecord, LeaseState, NewJob, Retention
+from .._store import CancelOutcome, JobRecord, LeaseState, NewJob, Retention
 from . import _redis_reads as reads
-from ._redis_calls import Calls, connect, translated
+from ._redis_calls import Calls, connect
 from ._redis_codec import (
     ScriptArgs,
     job_args,
     ms,
     record,
-    socket_timeout,
     text,
 )
 from ._redis_keys import QueueKeys
-from ._redis_lane import LaneFailed
+from ._redis_running import Running
 
 try:
     import redis
-    import redis.exceptions as redis_errors
 except ImportError:  # pragma: no cover - exercised only without the extra
     redis = None  # type: ignore[assignment]
 
@@ -60,7 +58,7 @@ _RECOVER_BATCH = 200
 _LEASE_NAMES = {"0": LeaseState.LOST, "1": LeaseState.HELD, "2": LeaseState.CANCEL_REQUESTED}
 
 
-class RedisJobStore:
+class RedisJobStore(Running):
     """A job store in Redis, shared by every JobManager that points at the same queue.
 
     Build it with :meth:`from_url`, or pass a ready ``redis.Redis`` (or
@@ -74,8 +72,8 @@ class RedisJobStore:
         queue: the queue name (default ``"default"``); managers on the same queue share work.
         prefix: the first part of every key (default ``"threadjobs"``).
         retention: how long terminal jobs are kept.
-        wake_cap: the most wake-up tokens kept for blocked workers (about the number of
-            worker processes you run; extra tokens only cause a spare empty claim).
+        wake_cap: the most wake-up tokens kept for waiting workers (about the number of
+            job threads of all processes; extra tokens only cause a spare empty claim).
         promote_limit: the most delayed jobs one claim moves to the ready queue.
 
     Raises:
@@ -224,88 +222,6 @@ class RedisJobStore:
 
     # -- running ----------------------------------------------------------------------
 
-    def claim(self, worker_id: str, limit: int, lease: float, wait: float = 0.0) -> list[JobRecord]:
-        """Promote due delayed jobs, then take up to ``limit`` ready jobs, in one script.
-
-        With ``wait``, first block on the queue's wake-up list (``create`` and every
-        requeue push a token there; one token wakes one waiting worker) for up to ``wait``
-        seconds, less if the next delayed job is due sooner. On the lane the ``BLPOP`` and
-        the claim go in one write, so Redis claims the moment a token arrives.
-        """
-        self._calls.check_eviction_once()
-        wait = self._wait_time(wait)
-        first, again = self._args.claim(worker_id, limit, lease)
-        common = self._args.common()
-        lane = self._calls.lane
-        if wait and lane is not None:
-            sent = time.monotonic()
-            with translated("claiming jobs"), suppress(LaneFailed):
-                claim = self._calls.lane_command("CLAIM", self._fixed, [*common, first])
-                [reply] = lane.execute_chain([self._blpop(wait), claim], _ignore)
-                if not isinstance(reply, Exception):
-                    return self._claimed(self._json(reply, "claiming jobs"), sent)
-            # a lost connection or an error reply: again through redis-py, as a resend
-            # (it hands back what the first claim took, if it ran), translating errors
-            first = again
-        elif wait:
-            self._wait_plain(wait)
-        sent = time.monotonic()
-        reply = self._run_claim(
-            "claiming jobs", "CLAIM", self._fixed, [*common, first], [*common, again]
-        )
-        return self._claimed(reply, sent)
-
-    def _wait_time(self, wait: float) -> float:
-        """``wait``, ending when the next delayed job is due and before the socket times out."""
-        if wait <= 0 or self._closed:
-            return 0.0
-        if self._next_due is not None:
-            wait = min(wait, self._next_due - time.monotonic())
-        sock_timeout = socket_timeout(self._client)
-        if sock_timeout is not None:
-            wait = min(wait, sock_timeout - 0.5)  # the socket must not time out first
-        return wait if wait >= 0.001 else 0.0
-
-    def _blpop(self, wait: float) -> list[Any]:
-        return ["BLPOP", self.keys.wake, f"{wait:.3f}"]
-
-    def _wait_plain(self, wait: float) -> None:
-        """Wait for a token through redis-py (no lane); if Redis is down, sleep instead:
-        the claim that follows reports the error."""
-        started = time.monotonic()
-        try:
-            self._calls.blpop(self.keys.wake, wait)
-        except Exception as exc:
-            if redis is None or not isinstance(exc, redis_errors.RedisError):
-                raise
-            remaining = wait - (time.monotonic() - started)
-            if remaining > 0 and not self._closed:
-                time.sleep(min(remaining, 1.0))  # Redis is down: back off, not spin
-
-    def _claimed(self, reply: list[Any], sent: float) -> list[JobRecord]:
-        """Read a CLAIM / FINISH_CLAIM reply: sync the clock, note the next due job."""
-        self._sync(int(reply[0]) / 1000.0, sent)
-        next_due = int(float(reply[1]))
-        self._next_due = None if next_due < 0 else time.monotonic() + next_due / 1000.0
-        return [record(values) for values in reply[4:]]
-
-    def _run_claim(
-        self, action: str, name: str, keys: list[Any], args: list[Any], resend: list[Any]
-    ) -> Any:
-        """Run CLAIM or FINISH_CLAIM; their reply is one JSON array (see the scripts).
-
-        ``resend``: the same call marked as a resend, for when a reply may have been lost
-        (the script then hands back what the first send claimed).
-        """
-        return self._json(self._script(action, name, keys, args, resend=resend), action)
-
-    @staticmethod
-    def _json(reply: Any, action: str) -> Any:
-        try:
-            return json.loads(reply)
-        except (ValueError, TypeError) as exc:  # pragma: no cover - only if Redis sent garbage
-            raise StoreError(f"Redis returned a malformed reply while {action}") from exc
-
     def heartbeat(
         self, worker_id: str, leases: Mapping[str, int], lease: float
     ) -> dict[str, LeaseState]:
@@ -331,124 +247,6 @@ class RedisJobStore:
             [int(attempt), progress.model_dump_json()],
         )
         return _LEASE_NAMES[text(reply)]
-
-    def finish(self, job_id: str, attempt: int, finish: Finish) -> JobRecord | None:
-        """Record how run ``attempt`` ended; None if that run no longer holds the job.
-
-        A random nonce makes the script idempotent: if redis-py resends it after a lost
-        reply, the second execution answers like the first instead of being rejected.
-        """
-        reply = self._script(
-            "recording a job's outcome",
-            "FINISH",
-            [*self._fixed, self.keys.job(job_id)],
-            [*self._args.common(), *self._args.finish(attempt, finish)],
-        )
-        if reply[0] not in (b"1", "1"):
-            return None
-        return record(json.loads(reply[1]), job_id)
-
-    def finish_and_claim(
-        self,
-        job_id: str,
-        attempt: int,
-        finish: Finish,
-        worker_id: str,
-        limit: int,
-        lease: float,
-        wait: float = 0.0,
-        on_finished: Callable[[JobRecord | None], None] | None = None,
-    ) -> tuple[JobRecord | None, list[JobRecord]]:
-        """Record the end of one run and claim the next jobs, in one round trip.
-
-        The finish is fenced exactly like :meth:`finish` (and idempotent the same way);
-        the claim that follows is :meth:`claim`'s (with its ``wait``) and happens even if
-        the finish was rejected. Without a wait it is one script (``FINISH_CLAIM``); with
-        one, on the lane, ``FINISH``, ``BLPOP`` and ``CLAIM`` go in one write, and
-        ``on_finished`` is called when the finish's reply arrives, before the wait.
-        """
-        head = [*self._args.common(), *self._args.finish(attempt, finish)]
-        wait = self._wait_time(wait)
-        if wait and self._calls.lane is not None:
-            return self._finish_wait_claim(job_id, head, worker_id, limit, lease, wait, on_finished)
-        first, again = self._args.claim(worker_id, limit, lease)
-        sent = time.monotonic()
-        reply = self._run_claim(
-            "recording a job's outcome and claiming the next",
-            "FINISH_CLAIM",
-            [*self._fixed, self.keys.job(job_id)],
-            [*head, first],
-            [*head, again],
-        )
-        claimed = self._claimed(reply, sent)
-        updated = None if reply[2] == "0" else record(reply[3], job_id)
-        if on_finished is not None:
-            on_finished(updated)
-        if not claimed and wait:
-            claimed = self.claim(worker_id, limit, lease, wait)
-        return updated, claimed
-
-    def _finish_wait_claim(
-        self,
-        job_id: str,
-        head: list[Any],
-        worker_id: str,
-        limit: int,
-        lease: float,
-        wait: float,
-        on_finished: Callable[[JobRecord | None], None] | None,
-    ) -> tuple[JobRecord | None, list[JobRecord]]:
-        """FINISH, BLPOP and CLAIM in one write on the lane (see finish_and_claim).
-
-        Whatever goes wrong (a lost connection, an error reply such as a flushed script)
-        goes again through redis-py, as resends: the finish is idempotent by its nonce
-        and a resent claim hands back what the first one took.
-        """
-        first, again = self._args.claim(worker_id, limit, lease)
-        common = head[:1]
-        keys = [*self._fixed, self.keys.job(job_id)]
-        finished: list[JobRecord | None] = []
-
-        def finish_read(reply: Any) -> None:
-            if isinstance(reply, Exception):
-                return
-            updated = None if reply[0] not in (b"1", "1") else record(json.loads(reply[1]), job_id)
-            finished.append(updated)
-            if on_finished is not None:
-                on_finished(updated)
-
-        sent = time.monotonic()
-        lane = self._calls.lane
-        assert lane is not None
-        with translated("recording a job's outcome"), suppress(LaneFailed):
-            _, reply = lane.execute_chain(
-                [
-                    self._calls.lane_command("FINISH", keys, head),
-                    self._blpop(wait),
-                    self._calls.lane_command("CLAIM", self._fixed, [*common, first]),
-                ],
-                finish_read,
-            )
-            if finished and not isinstance(reply, Exception):
-                return finished[0], self._claimed(self._json(reply, "claiming jobs"), sent)
-        sent = time.monotonic()
-        if finished:
-            reply = self._run_claim(
-                "claiming jobs", "CLAIM", self._fixed, [*common, again], [*common, again]
-            )
-            return finished[0], self._claimed(reply, sent)
-        reply = self._run_claim(
-            "recording a job's outcome and claiming the next",
-            "FINISH_CLAIM",
-            keys,
-            [*head, again],
-            [*head, again],
-        )
-        claimed = self._claimed(reply, sent)
-        updated = None if reply[2] == "0" else record(reply[3], job_id)
-        if on_finished is not None:
-            on_finished(updated)
-        return updated, claimed
 
     def cancel(self, job_id: str) -> tuple[CancelOutcome, JobRecord | None]:
         """Cancel a waiting job now; flag a running one; leave a terminal one alone."""
@@ -512,10 +310,6 @@ class RedisJobStore:
     def _common_args(self) -> list[Any]:
         """The common first ARGV of status-changing scripts (tests build calls with it)."""
         return self._args.common()
-
-
-def _ignore(reply: Any) -> None:
-    """A reply not needed (a wake-up token)."""
 
 
 # -- helpers -------------------------------------------------------------------------
