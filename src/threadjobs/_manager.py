@@ -69,7 +69,8 @@ class JobManager:
         max_recoveries: times a job may be recovered from a dead worker before it fails
             (default 3), so a job that crashes its process cannot loop forever.
         poll_interval: the longest an idle worker waits before asking the store again
-            (default 1 s; stores wake workers sooner when work arrives).
+            (default 1 s; stores wake workers sooner when work arrives). ``shutdown``
+            may wait this long for threads still waiting on the store.
         maintenance_interval: seconds between lease-recovery sweeps (default 1).
         purge_interval: seconds between retention sweeps (default 60).
         worker_id: this manager's name in the store (default ``host:pid:random``).

@@ -156,7 +156,13 @@ class WorkerPool(Supervision):
             if self._stopping.is_set():
                 self._release_unstarted(rec)
                 return
-            run = self._start(rec)
+            try:
+                run = self._start(rec)
+            except Exception:  # a bug; the thread must survive it (its lease will lapse)
+                log.exception("threadjobs: internal error while starting job %s", rec.id)
+                self._unclaim(rec.id)
+                rec = self._next_idle(look_first=False)
+                continue
             nxt = self._run(run)
             if run.abandoned:
                 self._thread_returned(run)
