@@ -55,6 +55,8 @@ class Run:
     abandoned: bool = False
     #: the store says this process no longer holds the job
     lost: bool = False
+    #: the outcome was written (or refused) and reported; the run is forgotten
+    recorded: bool = False
     stop_requested_at: float | None = None
     interrupted: bool = False
     loop: asyncio.AbstractEventLoop | None = None

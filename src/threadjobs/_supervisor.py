@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ._errors import JobCancelled, JobInterrupted, JobTimedOut, StoreError, WorkerShuttingDown
 from ._models import JobStatus
 from ._runner import Run, failure
-from ._store import Finish, JobRecord, JobStore, LeaseState
+from ._store import Finish, JobStore, LeaseState
 
 if TYPE_CHECKING:
     from ._worker import EmitFn, PoolConfig
@@ -49,7 +49,7 @@ class Supervision:
     def request_stop(self, job_id: str, reason: type[JobInterrupted]) -> None:
         raise NotImplementedError
 
-    def _record(self, run: Run, finish: Finish, claim_next: bool = False) -> JobRecord | None:
+    def _record(self, run: Run, finish: Finish, retried: bool = False) -> None:
         raise NotImplementedError
 
     def _unclaim(self, job_id: str) -> None:

@@ -20,6 +20,7 @@ import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -37,6 +38,8 @@ __all__ = ["PoolConfig", "WorkerPool"]
 log = logging.getLogger("threadjobs")
 
 EmitFn = Callable[[JobRecord, "JobStatus | None"], None]
+
+_POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +84,8 @@ class WorkerPool(Supervision):
         self._runs_lock = threading.Lock()
         self._wake = threading.Condition()  # wakes the supervisor
         self._stopping = threading.Event()  # no more claims
+        # the same, as a plain attribute for the per-job checks (Event.is_set is a call)
+        self._stop = False
         self._stopped = threading.Event()  # supervisor must exit
         self.stuck_threads = 0
         # what shutdown waits for: jobs this pool claimed and has not yet recorded, and
@@ -95,6 +100,7 @@ class WorkerPool(Supervision):
             target=self._supervise, name="threadjobs-supervisor", daemon=True
         )
         self._supervisor.start()
+        _POOLS.add(self)
         for _ in range(config.max_workers):
             self._executor.submit(self._loop)
 
@@ -114,9 +120,7 @@ class WorkerPool(Supervision):
 
     def shutdown(self, timeout: float) -> None:
         """Stop claiming, let running jobs finish for ``timeout`` s, then stop and release them."""
-        self._stopping.set()
-        with self._idle:
-            self._idle.notify_all()
+        self._stop_claiming()
         deadline = time.monotonic() + max(0.0, timeout)
         self._wait_idle(deadline)
         # a job thread still waiting for work in the store (at most poll_interval) would
@@ -140,6 +144,12 @@ class WorkerPool(Supervision):
                 self.stuck_threads,
             )
 
+    def _stop_claiming(self) -> None:
+        self._stop = True
+        self._stopping.set()
+        with self._idle:
+            self._idle.notify_all()
+
     def _wait_idle(self, deadline: float, claiming_only: bool = False) -> None:
         while (
             self._claiming or (self._claimed and not claiming_only)
@@ -153,7 +163,7 @@ class WorkerPool(Supervision):
         """A job thread: run a job, record it and take the next; when idle, wait for one."""
         rec = self._next_idle(look_first=True)
         while rec is not None:
-            if self._stopping.is_set():
+            if self._stop:
                 self._release_unstarted(rec)
                 return
             try:
@@ -224,7 +234,7 @@ class WorkerPool(Supervision):
             return claimed
         finally:
             self._claiming.discard(me)
-            if self._stopping.is_set():
+            if self._stop:
                 with self._wake:
                     self._wake.notify_all()
 
@@ -266,63 +276,82 @@ class WorkerPool(Supervision):
             if run.ctx.dirty and not run.lost:
                 run.ctx.flush()
             finish = decide(run, outcome, self._rng, self.store.now())
-            return self._record(run, finish, claim_next=not self._stopping.is_set())
+            if self._stop:
+                self._record(run, finish)
+                return None
+            return self._record_and_claim(run, finish)
         except BaseException:
             log.exception("threadjobs: internal error while running job %s", run.job_id)
             return None
         finally:
-            if not run.abandoned:
+            if not run.abandoned and not run.recorded:
                 self._forget(run)
 
-    def _record(self, run: Run, finish: Finish, claim_next: bool = False) -> JobRecord | None:
+    def _record_and_claim(self, run: Run, finish: Finish) -> JobRecord | None:
+        """Write the outcome and claim this thread's next job in one store call, waiting
+        up to ``poll_interval`` for one if none is due: a busy worker pays one round trip
+        per job, and a worker that runs dry is already waiting when the next job comes.
+
+        If that call fails before the outcome is written, :meth:`_record` takes over
+        (retries, without a claim: a claim whose reply was lost would strand its jobs).
+        """
+        if run.lost:
+            self._record(run, finish)
+            return None
+        me = threading.get_ident()
+        self._claiming.add(me)  # shutdown waits for this call (see _claiming_call)
+        try:
+            _, more = self.store.finish_and_claim(
+                run.job_id,
+                run.attempt,
+                finish,
+                self.worker_id,
+                1,
+                self.config.lease,
+                self.config.poll_interval,
+                functools.partial(self._recorded, run),
+            )
+            for rec in more:
+                self._claimed.add(rec.id)
+        except StoreError as exc:
+            if not run.recorded:
+                self._record(run, finish, retried=True)
+                return None
+            # the outcome is written; only the claim or the wait failed
+            log.warning("threadjobs: claiming the next job failed (%s)", exc)
+            return None
+        finally:
+            self._claiming.discard(me)
+            if self._stop:
+                with self._wake:
+                    self._wake.notify_all()
+        return more[0] if more else None
+
+    def _record(self, run: Run, finish: Finish, retried: bool = False) -> None:
         """Write the outcome, retrying while the store is briefly unavailable.
 
-        With ``claim_next`` the same store call claims this thread's next job, waiting up
-        to ``poll_interval`` for one if none is due: a busy worker pays one round trip
-        per job, and a worker that runs dry is already waiting when the next job comes.
+        ``retried``: a first write may have landed with its reply lost.
         """
         if run.lost:
             log.warning("threadjobs: job %s lost its lease; its outcome is discarded", run.job_id)
-            return None
+            return
         deadline = time.monotonic() + self.config.lease
         delay = 0.05
-        retried = recorded = False
-
-        def finished(updated: JobRecord | None) -> None:
-            nonlocal recorded
-            recorded = True
-            self._recorded(run, updated)
-
-        cfg = self.config
         while True:
+            if retried:
+                time.sleep(delay)  # backing off from an unavailable store, not synchronising
+                delay = min(delay * 2, 1.0)
             try:
-                if claim_next:
-                    more = self._claiming_call(
-                        lambda: self.store.finish_and_claim(
-                            run.job_id, run.attempt, finish, self.worker_id, 1, cfg.lease,
-                            cfg.poll_interval, finished,
-                        )[1]
-                    )  # fmt: skip
-                    return more[0] if more else None
                 updated = self.store.finish(run.job_id, run.attempt, finish)
                 break
             except StoreError as exc:
-                if recorded:  # the outcome is written; only the claim or the wait failed
-                    log.warning("threadjobs: claiming the next job failed (%s)", exc)
-                    return None
                 if time.monotonic() + delay > deadline:
                     log.error("threadjobs: could not record job %s: %s", run.job_id, exc)
-                    return None
-                # a claim whose reply was lost would strand jobs until their lease lapses:
-                # retry the finish alone
-                claim_next = False
+                    return
                 retried = True
-                time.sleep(delay)  # backing off from an unavailable store, not synchronising
-                delay = min(delay * 2, 1.0)
         if updated is None and retried:
             updated = self._landed(run, finish)
         self._recorded(run, updated)
-        return None
 
     def _recorded(self, run: Run, updated: JobRecord | None) -> None:
         """The outcome is written (``updated``) or was rejected (None): tell, then forget."""
@@ -335,6 +364,7 @@ class WorkerPool(Supervision):
             )
         else:
             self._emit(updated, JobStatus.RUNNING)
+        run.recorded = True
         self._forget(run)
 
     def _landed(self, run: Run, finish: Finish) -> JobRecord | None:
@@ -363,13 +393,17 @@ class WorkerPool(Supervision):
         # Lock-free on purpose: a contended lock here costs a GIL hand-off per job. The
         # check-then-pop can only misfire if this process re-claimed the same job in
         # between (after losing its lease); fencing keeps even that case correct.
-        if self._runs.get(run.job_id) is run:
-            self._runs.pop(run.job_id, None)
-        self._unclaim(run.job_id)
+        job_id = run.record.id
+        if self._runs.get(job_id) is run:
+            self._runs.pop(job_id, None)
+        self._claimed.discard(job_id)
+        if self._stop:  # shutdown is waiting for the pool to drain
+            with self._wake:
+                self._wake.notify_all()
 
     def _unclaim(self, job_id: str) -> None:
         self._claimed.discard(job_id)
-        if self._stopping.is_set():  # shutdown is waiting for the pool to drain
+        if self._stop:  # shutdown is waiting for the pool to drain
             with self._wake:
                 self._wake.notify_all()
 
@@ -377,3 +411,20 @@ class WorkerPool(Supervision):
         with self._runs_lock:
             self.stuck_threads -= 1
         log.info("threadjobs: the stuck thread of job %s returned", run.job_id)
+
+
+def _at_exit() -> None:
+    """The interpreter is exiting with managers not shut down: stop claiming.
+
+    Job threads are the executor's, which the interpreter joins before it exits; left
+    claiming, they would keep the process alive for ever. Stopped, each finishes and
+    records the job it runs, gives back one it claimed but did not start, and returns
+    (a thread waiting on the store, within ``poll_interval``).
+    """
+    for pool in list(_POOLS):
+        pool._stop_claiming()
+
+
+# runs before the interpreter joins non-daemon threads (and before concurrent.futures'
+# own hook, registered earlier), unlike atexit callbacks, which run after
+threading._register_atexit(_at_exit)  # type: ignore[attr-defined]

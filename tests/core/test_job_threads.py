@@ -7,6 +7,8 @@ still reaches every thread (the one waiting hands its turn on when it takes a jo
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -98,3 +100,37 @@ def test_a_burst_reaches_every_thread() -> None:
     shutdown_now(manager, store)
     assert all(job.status is JobStatus.COMPLETED for job in jobs)
     assert sorted(job.result for job in jobs) == list(range(threads))
+
+
+EXIT_WITHOUT_SHUTDOWN = """
+import threading
+from pydantic import BaseModel
+from threadjobs import Handler, JobManager, JobStatus
+
+class P(BaseModel):
+    pass
+
+class H(Handler[P]):
+    job_type = "h"
+
+    def run(self, ctx, params):
+        return 1
+
+manager = JobManager(max_workers=4)
+manager.register(H())
+done = threading.Event()
+manager.add_listener(lambda event: done.set(), statuses=[JobStatus.COMPLETED])
+manager.submit("h")
+assert done.wait(10)
+print("leaving without shutdown")
+"""
+
+
+def test_a_process_that_never_shuts_its_manager_down_still_exits() -> None:
+    """Job threads are the executor's, which the interpreter joins at exit: they must stop
+    claiming then, or the process would never end."""
+    proc = subprocess.run(
+        [sys.executable, "-c", EXIT_WITHOUT_SHUTDOWN], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "leaving without shutdown"
