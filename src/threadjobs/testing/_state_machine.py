@@ -1,8 +1,8 @@
 """A hypothesis state machine over a JobStore: random operations, invariants after each.
 
-It drives create / claim / renew / progress / finish (with current and stale attempts)
-/ cancel / crash (a lease that lapses) / recover, keeps a model of what each job should
-be, and checks after every step:
+It drives create / claim / renew / progress / finish and finish-and-claim (with current
+and stale attempts, with and without a wait) / cancel / crash (a lease that lapses) /
+recover, keeps a model of what each job should be, and checks after every step:
 
 * every job is in exactly one state, and the store's counters agree with the model;
 * terminal states are final;
@@ -24,7 +24,7 @@ from typing import Any
 
 from .._errors import MissingDependency
 from .._models import AttemptError, JobStatus, Progress
-from .._store import CancelOutcome, Finish, JobStore, LeaseState
+from .._store import CancelOutcome, Finish, JobRecord, JobStore, LeaseState
 from ._conformance import new_job
 
 __all__ = ["make_state_machine"]
@@ -93,7 +93,10 @@ def make_state_machine(make_store: Callable[[], JobStore]) -> Any:
         @rule(worker=st.sampled_from(["w1", "w2"]), limit=st.integers(1, 3), crash=st.booleans())
         def claim(self, worker: str, limit: int, crash: bool) -> None:
             # a "crash" claims with an already-lapsed lease, as if the worker died at once
-            for rec in self.store.claim(worker, limit, 0.0 if crash else LONG):
+            self._took(worker, self.store.claim(worker, limit, 0.0 if crash else LONG), crash)
+
+        def _took(self, worker: str, claimed: list[JobRecord], crash: bool) -> None:
+            for rec in claimed:
                 expected = self.model[rec.id]
                 assert expected.status in (JobStatus.QUEUED, JobStatus.RETRYING)
                 assert rec.attempts == expected.attempts + 1
@@ -103,12 +106,42 @@ def make_state_machine(make_store: Callable[[], JobStore]) -> Any:
 
         @rule(job_id=jobs, stale=st.booleans(), status=st.sampled_from(_RUN_ENDINGS))
         def finish(self, job_id: str, stale: bool, status: JobStatus) -> None:
+            attempt, outcome = self._ending(job_id, stale, status)
+            self._ended(job_id, stale, status, self.store.finish(job_id, attempt, outcome))
+
+        @rule(
+            job_id=jobs,
+            stale=st.booleans(),
+            status=st.sampled_from(_RUN_ENDINGS),
+            worker=st.sampled_from(["w1", "w2"]),
+            wait=st.sampled_from([0.0, 0.001]),
+        )
+        def finish_and_claim(
+            self, job_id: str, stale: bool, status: JobStatus, worker: str, wait: float
+        ) -> None:
+            attempt, outcome = self._ending(job_id, stale, status)
+            reported: list[JobRecord | None] = []
+            result, claimed = self.store.finish_and_claim(
+                job_id, attempt, outcome, worker, 1, LONG, wait, reported.append
+            )
+            assert reported == [result], "on_finished is called once, with the finish's result"
+            self._ended(job_id, stale, status, result)
+            assert len(claimed) <= 1
+            self._took(worker, claimed, crash=False)
+
+        def _ending(self, job_id: str, stale: bool, status: JobStatus) -> tuple[int, Finish]:
             expected = self.model[job_id]
             attempt = expected.attempts - 1 if stale else expected.attempts
             failing = status in (JobStatus.FAILED, JobStatus.RETRYING)
-            outcome = Finish(status, error=error(attempt) if failing else None, retry_in=LONG)
+            return attempt, Finish(status, error=error(attempt) if failing else None, retry_in=LONG)
+
+        def _ended(
+            self, job_id: str, stale: bool, status: JobStatus, result: JobRecord | None
+        ) -> None:
+            expected = self.model[job_id]
+            attempt = expected.attempts - 1 if stale else expected.attempts
+            failing = status in (JobStatus.FAILED, JobStatus.RETRYING)
             held = expected.status is JobStatus.RUNNING and not stale
-            result = self.store.finish(job_id, attempt, outcome)
             if not held:
                 assert result is None, f"write from attempt {attempt} accepted on {expected}"
                 return
