@@ -122,6 +122,13 @@ class Running:
         self._next_due = None if next_due < 0 else time.monotonic() + next_due / 1000.0
         return [record(values) for values in reply[4:]]
 
+    def _finish_claimed(
+        self, reply: list[Any], job_id: str, sent: float
+    ) -> tuple[JobRecord | None, list[JobRecord]]:
+        """Read a FINISH_CLAIM reply: the finished job (None: refused) and the claimed ones."""
+        claimed = self._claimed(reply, sent)
+        return (None if reply[2] == "0" else record(reply[3], job_id)), claimed
+
     def _run_claim(
         self, action: str, name: str, keys: list[Any], args: list[Any], resend: list[Any]
     ) -> Any:
@@ -151,9 +158,7 @@ class Running:
             [*self._fixed, self.keys.job(job_id)],
             [*self._args.common(), *self._args.finish(attempt, finish)],
         )
-        if reply[0] not in (b"1", "1"):
-            return None
-        return record(json.loads(reply[1]), job_id)
+        return _finish_reply(reply, job_id)
 
     def finish_and_claim(
         self,
@@ -187,8 +192,7 @@ class Running:
             [*head, first],
             [*head, again],
         )
-        claimed = self._claimed(reply, sent)
-        updated = None if reply[2] == "0" else record(reply[3], job_id)
+        updated, claimed = self._finish_claimed(reply, job_id, sent)
         if on_finished is not None:
             on_finished(updated)
         if not claimed and wait:
@@ -219,7 +223,7 @@ class Running:
         def finish_read(reply: Any) -> None:
             if isinstance(reply, Exception):
                 return
-            updated = None if reply[0] not in (b"1", "1") else record(json.loads(reply[1]), job_id)
+            updated = _finish_reply(reply, job_id)
             finished.append(updated)
             if on_finished is not None:
                 on_finished(updated)
@@ -251,11 +255,17 @@ class Running:
             [*head, again],
             [*head, again],
         )
-        claimed = self._claimed(reply, sent)
-        updated = None if reply[2] == "0" else record(reply[3], job_id)
+        updated, claimed = self._finish_claimed(reply, job_id, sent)
         if on_finished is not None:
             on_finished(updated)
         return updated, claimed
+
+
+def _finish_reply(reply: Any, job_id: str) -> JobRecord | None:
+    """Read a FINISH reply: the job as written, or None when the finish was refused."""
+    if reply[0] not in (b"1", "1"):
+        return None
+    return record(json.loads(reply[1]), job_id)
 
 
 def _ignore(reply: Any) -> None:
