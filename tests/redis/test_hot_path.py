@@ -92,17 +92,17 @@ def test_a_claim_resent_after_a_lost_reply_hands_back_the_same_jobs(
     sent = json.loads(store._script("t", name, keys, [*head, "2|30000|500|0|c7|w"]))
     # the reply was lost; the same call again, marked as a resend
     again = json.loads(store._script("t", name, keys, [*head, "2|30000|500|1|c7|w"]))
-    assert [v[0] for v in sent[4:]] == [v[0] for v in again[4:]] == [j.id for j in jobs[1:3]]
+    assert [v[0] for v in sent[5:]] == [v[0] for v in again[5:]] == [j.id for j in jobs[1:3]]
     assert store.counts()[JobStatus.QUEUED] == 2, "the resend took no more jobs"
     # a resend whose first send never ran (or claimed nothing) claims as usual
     fresh = json.loads(
         store._script("t", "CLAIM", keys[:1], [*store._common_args(), "1|30000|500|1|c8|w"])
     )
-    assert [v[0] for v in fresh[4:]] == [jobs[3].id]
+    assert [v[0] for v in fresh[5:]] == [jobs[3].id]
     # a job since taken over by another worker is not handed back
     store._client.hset(store.keys.job(jobs[1].id), "worker", "other")
     again = json.loads(store._script("t", name, keys, [*head, "2|30000|500|1|c7|w"]))
-    assert [v[0] for v in again[4:]] == [jobs[2].id]
+    assert [v[0] for v in again[5:]] == [jobs[2].id]
 
 
 def test_a_claim_that_empties_the_queue_drops_spare_wake_tokens(store: RedisJobStore) -> None:

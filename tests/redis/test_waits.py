@@ -143,3 +143,32 @@ def test_a_flushed_library_in_the_chain_is_loaded_again(redis_server: RedisServe
     assert store.claim("w", 1, 30, wait=0.05) == []  # the waiting claim recovers too
     store.close()
     admin.close()
+
+
+def test_behind_a_backlog_a_finish_claims_in_one_script_and_waits_only_when_dry(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With jobs left in the ready queue a wait would end at once, and FINISH + BLPOP +
+    CLAIM cost Redis more than one FINISH_CLAIM: the store chains only when it ran dry."""
+    store = RedisJobStore.from_url(redis_server.url, queue="backlog")
+    jobs = [new_job() for _ in range(3)]
+    store.create_many(jobs)
+    chains: list[str] = []
+    real_chain = store._finish_wait_claim
+
+    def spy(job_id: str, *args: Any) -> Any:
+        chains.append(job_id)
+        return real_chain(job_id, *args)
+
+    monkeypatch.setattr(store, "_finish_wait_claim", spy)
+    [rec] = store.claim("w", 1, 30)
+    assert store._backlog  # two jobs left
+    done = Finish(JobStatus.COMPLETED)
+    _, [second] = store.finish_and_claim(rec.id, 1, done, "w", 1, 30, 4.0)
+    assert chains == [] and second.id == jobs[1].id and store._backlog  # one left
+    _, [third] = store.finish_and_claim(second.id, 1, done, "w", 1, 30, 4.0)
+    assert chains == [] and third.id == jobs[2].id and not store._backlog  # none left
+    _, more = store.finish_and_claim(third.id, 1, done, "w", 1, 30, 0.2)
+    assert chains == [third.id] and more == []  # dry: the chain, whose wait times out
+    assert store.counts()[JobStatus.COMPLETED] == 3
+    store.close()

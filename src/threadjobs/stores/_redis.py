@@ -104,6 +104,7 @@ class RedisJobStore(Running):
         self._offset: float | None = None  # server epoch seconds minus time.monotonic()
         self._synced_at = 0.0
         self._next_due: float | None = None  # monotonic time the next delayed job is due
+        self._backlog = False  # the last claim left jobs in the ready queue
         self._closed = False
         self._args = ScriptArgs(self.retention, self.keys.base, wake_cap, promote_limit)
 

@@ -41,6 +41,7 @@ class Running:
     _args: ScriptArgs
     _fixed: list[Any]
     _next_due: float | None
+    _backlog: bool
     _closed: bool
 
     def _script(
@@ -116,11 +117,13 @@ class Running:
                 time.sleep(min(remaining, 1.0))  # Redis is down: back off, not spin
 
     def _claimed(self, reply: list[Any], sent: float) -> list[JobRecord]:
-        """Read a CLAIM / FINISH_CLAIM reply: sync the clock, note the next due job."""
+        """Read a CLAIM / FINISH_CLAIM reply: sync the clock, note the next due job and
+        whether jobs were left in the ready queue."""
         self._sync(int(reply[0]) / 1000.0, sent)
         next_due = int(float(reply[1]))
         self._next_due = None if next_due < 0 else time.monotonic() + next_due / 1000.0
-        return [record(values) for values in reply[4:]]
+        self._backlog = reply[4] == 1
+        return [record(values) for values in reply[5:]]
 
     def _finish_claimed(
         self, reply: list[Any], job_id: str, sent: float
@@ -175,13 +178,16 @@ class Running:
 
         The finish is fenced exactly like :meth:`finish` (and idempotent the same way);
         the claim that follows is :meth:`claim`'s (with its ``wait``) and happens even if
-        the finish was rejected. Without a wait it is one script (``FINISH_CLAIM``); with
-        one, on the lane, ``FINISH``, ``BLPOP`` and ``CLAIM`` go in one write, and
-        ``on_finished`` is called when the finish's reply arrives, before the wait.
+        the finish was rejected. With a wait, on the lane, ``FINISH``, ``BLPOP`` and
+        ``CLAIM`` go in one write, and ``on_finished`` is called when the finish's reply
+        arrives, before the wait. Without a wait, or while the last claim left jobs in the
+        ready queue (a backlog: a wait would end at once, and three calls cost Redis more
+        than one), it is one script, ``FINISH_CLAIM``, followed by the waiting claim only
+        if that found nothing.
         """
         head = [*self._args.common(), *self._args.finish(attempt, finish)]
         wait = self._wait_time(wait)
-        if wait and self._calls.lane is not None:
+        if wait and self._calls.lane is not None and not self._backlog:
             return self._finish_wait_claim(job_id, head, worker_id, limit, lease, wait, on_finished)
         first, again = self._args.claim(worker_id, limit, lease)
         sent = time.monotonic()

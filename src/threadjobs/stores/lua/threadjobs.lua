@@ -313,9 +313,9 @@ local function claimed_before(a, out)
 end
 
 -- promote due delayed jobs, take up to `a.limit` ready ones; appends their values to `out`
--- and sets out[2] to the ms until the next delayed job is due (-1: none). `a` is
--- claim_args()'s table. Each job taken records the claim's nonce (`cn`), so that a resend
--- of this very call (`a.resend`) can find them again.
+-- and sets out[2] to the ms until the next delayed job is due (-1: none) and out[5] to 1
+-- if ready jobs are left. `a` is claim_args()'s table. Each job taken records the claim's
+-- nonce (`cn`), so that a resend of this very call (`a.resend`) can find them again.
 local function claim(a, out)
   local worker, limit, lease, promote_limit = a.worker, a.limit, a.lease, a.promote
   local nxt = redis.call('ZRANGE', C.sched, 0, 0, 'WITHSCORES')
@@ -339,6 +339,7 @@ local function claim(a, out)
   local popped = redis.call('ZPOPMIN', C.ready, limit)
   if #popped > 0 then
     if #popped == 2 * limit and redis.call('ZCARD', C.ready) > 0 then
+      out[5] = 1 -- a backlog: the caller's next finish claims without waiting
       if redis.call('EXISTS', C.wake) == 0 then wake(1) end -- see announce()
     else
       -- this claim emptied the ready queue, so every wake-up token left stands for a job
@@ -457,10 +458,11 @@ end
 
 -- claim replies are one JSON array (cjson: C on both sides; parsing ~50 RESP elements in
 -- Python per call cost more than the script): server ms, ms until the next delayed job
--- (-1: none), finish state, the finished job's values (or 0), then each claimed job's
+-- (-1: none), finish state, the finished job's values (or 0), 1 if ready jobs were left
+-- behind (else 0), then each claimed job's
 local function claim_entry(keys, argv)
   setup(keys, argv)
-  local out = {NOW_S, '-1', '', 0}
+  local out = {NOW_S, '-1', '', 0, 0}
   claim(claim_args(argv, 2), out)
   flush()
   return cjson.encode(out)
@@ -484,7 +486,7 @@ local function finish_claim(keys, argv)
   setup(keys, argv)
   local attempt, status, result, err, delay, nonce = finish_args(argv, 2)
   local state, v = finish(keys[2], attempt, status, result, err, delay, nonce)
-  local out = {NOW_S, '-1', state, 0}
+  local out = {NOW_S, '-1', state, 0, 0}
   if state ~= '0' then out[4] = v end
   claim(claim_args(argv, 5), out)
   flush()
