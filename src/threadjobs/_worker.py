@@ -233,10 +233,14 @@ class WorkerPool(Supervision):
                 self._claimed.add(rec.id)
             return claimed
         finally:
-            self._claiming.discard(me)
-            if self._stop:
-                with self._wake:
-                    self._wake.notify_all()
+            self._left_store(me)
+
+    def _left_store(self, me: int) -> None:
+        """A claiming store call of thread ``me`` returned (see _claiming_call)."""
+        self._claiming.discard(me)
+        if self._stop:  # shutdown is waiting for the pool to drain
+            with self._wake:
+                self._wake.notify_all()
 
     def _release_unstarted(self, rec: JobRecord) -> None:
         """Give a job claimed just before shutdown back to the queue, uncharged."""
@@ -321,10 +325,7 @@ class WorkerPool(Supervision):
             log.warning("threadjobs: claiming the next job failed (%s)", exc)
             return None
         finally:
-            self._claiming.discard(me)
-            if self._stop:
-                with self._wake:
-                    self._wake.notify_all()
+            self._left_store(me)
         return more[0] if more else None
 
     def _record(self, run: Run, finish: Finish, retried: bool = False) -> None:
