@@ -144,3 +144,49 @@ def test_queues_spread_over_masters_and_bulk_create_works(cluster_url: str) -> N
     client = RedisCluster.from_url(cluster_url)
     assert len(client.get_primaries()) == 3  # type: ignore[no-untyped-call, unused-ignore]
     client.close()
+
+
+def test_the_lane_reaches_the_node_that_holds_the_queue(cluster_url: str) -> None:
+    """On Cluster too, status changes go on the store's own connections, as FCALLs of
+    the library loaded on the queue's node, and a job thread's finish, wait and claim
+    go in one write."""
+    from threadjobs._models import JobStatus
+    from threadjobs._store import Finish
+    from threadjobs.testing import new_job
+
+    store = cluster_store(cluster_url)
+    lane = store._calls.lane
+    assert lane is not None
+    jobs = [new_job() for _ in range(2)]
+    store.create_many(jobs)
+    [rec] = store.claim("w", 1, 30)
+    assert store._calls.functions is True
+    node = store._client.get_node_from_key(store.keys.ready)
+    assert lane._pool is node.redis_connection.connection_pool
+    store._backlog = False  # as if the queue had run dry: the chained finish
+    done, [nxt] = store.finish_and_claim(rec.id, 1, Finish(JobStatus.COMPLETED), "w", 1, 30, 2.0)
+    assert done is not None and nxt.id == jobs[1].id
+    store.close()
+
+
+def test_a_lane_to_the_wrong_node_falls_back_and_finds_the_right_one(cluster_url: str) -> None:
+    """After a slot moves (resharding, failover) the node the lane knows answers MOVED:
+    the call goes through the cluster client, and the next finds the node again."""
+    from threadjobs._models import JobStatus
+    from threadjobs.stores._redis_lane import lane_for
+    from threadjobs.testing import new_job
+
+    store = cluster_store(cluster_url)
+    right = store._client.get_node_from_key(store.keys.ready)
+    wrong = next(n for n in store._client.get_primaries() if n.name != right.name)
+    store._calls._lane = lane_for(wrong.redis_connection, (redis.ConnectionPool,))
+    assert store._calls._lane is not None
+    job = new_job()
+    store.create(job)  # MOVED on the wrong node: through the cluster client
+    assert store._calls._lane is None  # forgotten
+    assert store.get(job.id) is not None
+    [rec] = store.claim("w", 1, 30)  # the lane is found again, on the right node
+    lane = store._calls.lane
+    assert lane is not None and lane._pool is right.redis_connection.connection_pool
+    assert rec.id == job.id and store.counts()[JobStatus.RUNNING] == 1
+    store.close()

@@ -99,7 +99,8 @@ class RedisJobStore(Running):
         # queue's other keys from the base in their first argument (same hash tag, same
         # slot). Pre-encoded: redis-py passes bytes through untouched
         self._fixed: list[Any] = [self.keys.ready.encode()]
-        self._calls = Calls(client)  # every command goes through it (see _redis_calls)
+        # every command goes through it (see _redis_calls)
+        self._calls = Calls(client, route_key=self._fixed[0])
         self._clock_lock = threading.Lock()
         self._offset: float | None = None  # server epoch seconds minus time.monotonic()
         self._synced_at = 0.0

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from .._errors import StoreError, StoreUnavailable
 from . import _redis_scripts as scripts
 from ._redis_codec import config_values, resp_command
-from ._redis_lane import LaneFailed, lane_for
+from ._redis_lane import Lane, LaneFailed, lane_for
 
 try:
     import redis
@@ -31,6 +31,17 @@ try:
     from redis.retry import Retry
 except ImportError:  # pragma: no cover - exercised only without the extra
     redis = None  # type: ignore[assignment]
+try:
+    from redis.cluster import RedisCluster as _ClusterClient
+
+    # error replies that say the queue's slot is not (or no longer) served by this node
+    _MOVED_REPLIES: tuple[type[Exception], ...] = (
+        redis_errors.MovedError, redis_errors.AskError, redis_errors.ReadOnlyError,
+        redis_errors.TryAgainError, redis_errors.ClusterDownError,
+    )  # fmt: skip
+except ImportError:  # pragma: no cover - exercised only without the extra
+    _ClusterClient = None  # type: ignore[assignment, misc]
+    _MOVED_REPLIES = ()
 try:  # private names: without them the pool below always runs redis-py's own check
     from redis._parsers import _RESP2Parser, _RESP3Parser
 
@@ -74,11 +85,18 @@ def connect(url: str, cluster: bool, redis_options: dict[str, Any]) -> Any:
 class Calls:
     """Runs the store's scripts and commands on ``client``; see the module docstring."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, route_key: bytes | str | None = None) -> None:
         self.client = client
         self.scripts = {name: client.register_script(getattr(scripts, name)) for name in _SCRIPTS}
         # None unless the client is a plain one (see _redis_lane)
-        self.lane = lane_for(client, _LANE_POOLS)
+        self._lane = lane_for(client, _LANE_POOLS)
+        # on Redis Cluster: the lane goes to the node that holds the queue's slot, found
+        # through ``route_key`` (any key of the queue) and found again after it moved
+        self._route_key = route_key
+        self._cluster = (
+            self._lane is None and route_key is not None and _ClusterClient is not None
+            and isinstance(client, _ClusterClient)
+        )  # fmt: skip
         # whether the status-changing code is a loaded function library (None: not yet
         # asked; only on the lane, see script())
         self.functions: bool | None = None
@@ -87,6 +105,33 @@ class Calls:
         # (bulk create, chains) when they run as EVALSHA
         self._loaded: set[str] = set()
         self._checked_eviction = False
+
+    @property
+    def lane(self) -> Lane | None:
+        """The store's own connections (see _redis_lane), or None for clients without."""
+        lane = self._lane
+        if lane is None and self._cluster:
+            lane = self._lane = self._node_lane()
+        return lane
+
+    def _node_lane(self) -> Lane | None:
+        try:
+            node = self.client.get_node_from_key(self._route_key)
+            return lane_for(node.redis_connection, _LANE_POOLS)
+        except Exception:  # no slot map yet, or the node is gone: redis-py's path for now
+            return None
+
+    def lane_error(self, exc: BaseException) -> None:
+        """The lane met ``exc``. On Cluster, if it says the queue's slot is elsewhere now
+        (or the node stopped answering), forget the node: the call goes through the
+        cluster client, which follows the new layout, and the next one finds the node
+        again (and loads the library there if it must)."""
+        if self._cluster and isinstance(exc, (LaneFailed, *_MOVED_REPLIES)):
+            lane, self._lane = self._lane, None
+            self.functions = None
+            self._loaded.clear()
+            if lane is not None:
+                lane.close()
 
     def script(
         self,
@@ -112,10 +157,13 @@ class Calls:
             with translated(action):
                 try:
                     return lane.execute(self.lane_command(name, keys, args))
-                except LaneFailed:
+                except LaneFailed as exc:
+                    self.lane_error(exc)
                     args = resend if resend is not None else args
                 except redis_errors.ResponseError as exc:
-                    if not self.lost_code(exc):
+                    self.lane_error(exc)
+                    moved = self._cluster and isinstance(exc, _MOVED_REPLIES)
+                    if not (moved or self.lost_code(exc)):
                         raise
         return self.call(action, lambda: script(keys, args))
 
@@ -225,8 +273,8 @@ class Calls:
     def close(self) -> None:
         """Close every connection."""
         with suppress(Exception):  # closing a broken connection may raise; nothing to do
-            if self.lane is not None:
-                self.lane.close()
+            if self._lane is not None:
+                self._lane.close()
             self.client.close()
 
     def _streamable(self) -> bool:
@@ -288,10 +336,22 @@ class Calls:
         return ["EVALSHA", script.sha]
 
     def _create_pipelined(self, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:
-        pipe = self.client.pipeline(transaction=False)
-        for keys, args in calls:
-            self.scripts["CREATE"](keys, args, client=pipe)
-        return list(pipe.execute())
+        # a cluster pipeline does not load scripts itself (a plain one does): load CREATE
+        # first, and once more if Redis lost it meanwhile (CREATE is idempotent)
+        for attempt in (1, 2):
+            if "CREATE" not in self._loaded:
+                self.client.script_load(self.scripts["CREATE"].script)
+                self._loaded.add("CREATE")
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in calls:
+                self.scripts["CREATE"](keys, args, client=pipe)
+            try:
+                return list(pipe.execute())
+            except redis_errors.NoScriptError:
+                self._loaded.discard("CREATE")
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _lost_code(exc: Exception) -> bool:

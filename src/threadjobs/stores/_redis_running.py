@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any
 
 from .._errors import StoreError
@@ -73,11 +72,15 @@ class Running:
         lane = self._calls.lane
         if wait and lane is not None:
             sent = time.monotonic()
-            with translated("claiming jobs"), suppress(LaneFailed):
-                claim = self._calls.lane_command("CLAIM", self._fixed, [*common, first])
-                [reply] = lane.execute_chain([self._blpop(wait), claim], _ignore)
-                if not isinstance(reply, Exception):
-                    return self._claimed(self._json(reply, "claiming jobs"), sent)
+            try:
+                with translated("claiming jobs"):
+                    claim = self._calls.lane_command("CLAIM", self._fixed, [*common, first])
+                    [reply] = lane.execute_chain([self._blpop(wait), claim], _ignore)
+                    if not isinstance(reply, Exception):
+                        return self._claimed(self._json(reply, "claiming jobs"), sent)
+                    self._calls.lane_error(reply)
+            except LaneFailed as exc:
+                self._calls.lane_error(exc)
             # a lost connection or an error reply: again through redis-py, as a resend
             # (it hands back what the first claim took, if it ran), translating errors
             first = again
@@ -110,7 +113,9 @@ class Running:
         try:
             self._calls.blpop(self.keys.wake, wait)
         except Exception as exc:
-            if redis is None or not isinstance(exc, redis_errors.RedisError):
+            if not isinstance(exc, LaneFailed) and (
+                redis is None or not isinstance(exc, redis_errors.RedisError)
+            ):
                 raise
             remaining = wait - (time.monotonic() - started)
             if remaining > 0 and not self._closed:
@@ -228,6 +233,7 @@ class Running:
 
         def finish_read(reply: Any) -> None:
             if isinstance(reply, Exception):
+                self._calls.lane_error(reply)
                 return
             updated = _finish_reply(reply, job_id)
             finished.append(updated)
@@ -237,17 +243,22 @@ class Running:
         sent = time.monotonic()
         lane = self._calls.lane
         assert lane is not None
-        with translated("recording a job's outcome"), suppress(LaneFailed):
-            _, reply = lane.execute_chain(
-                [
-                    self._calls.lane_command("FINISH", keys, head),
-                    self._blpop(wait),
-                    self._calls.lane_command("CLAIM", self._fixed, [*common, first]),
-                ],
-                finish_read,
-            )
-            if finished and not isinstance(reply, Exception):
-                return finished[0], self._claimed(self._json(reply, "claiming jobs"), sent)
+        try:
+            with translated("recording a job's outcome"):
+                _, reply = lane.execute_chain(
+                    [
+                        self._calls.lane_command("FINISH", keys, head),
+                        self._blpop(wait),
+                        self._calls.lane_command("CLAIM", self._fixed, [*common, first]),
+                    ],
+                    finish_read,
+                )
+                if finished and not isinstance(reply, Exception):
+                    return finished[0], self._claimed(self._json(reply, "claiming jobs"), sent)
+                if isinstance(reply, Exception):
+                    self._calls.lane_error(reply)
+        except LaneFailed as exc:
+            self._calls.lane_error(exc)
         sent = time.monotonic()
         if finished:
             reply = self._run_claim(
