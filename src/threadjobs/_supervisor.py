@@ -46,17 +46,12 @@ class Supervision:
     _stopping: threading.Event
     _stopped: threading.Event
 
-    def request_stop(self, job_id: str, reason: type[JobInterrupted]) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:
 
-    def _record(self, run: Run, finish: Finish, retried: bool = False) -> None:
-        raise NotImplementedError
-
-    def _unclaim(self, job_id: str) -> None:
-        raise NotImplementedError
-
-    def _loop(self) -> None:
-        raise NotImplementedError
+        def request_stop(self, job_id: str, reason: type[JobInterrupted]) -> None: ...
+        def _record(self, run: Run, finish: Finish, retried: bool = False) -> None: ...
+        def _unclaim(self, job_id: str) -> None: ...
+        def _loop(self) -> None: ...
 
     def _supervise(self) -> None:
         cfg = self.config

@@ -291,19 +291,7 @@ class RedisJobStore(Running):
         self._closed = True
         self._calls.close()
 
-    # -- the boundary to redis-py ---------------------------------------------------------
-
-    def _script(
-        self,
-        action: str,
-        name: str,
-        keys: list[Any],
-        args: list[Any],
-        *,
-        resend: list[Any] | None = None,
-    ) -> Any:
-        """Run one script; the single place script calls go through (tests spy on it)."""
-        return self._calls.script(action, name, keys, args, resend=resend)
+    # -- the boundary to redis-py (scripts: Running._script) ------------------------------
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Run ``fn`` (redis-py calls), translating every redis-py error."""

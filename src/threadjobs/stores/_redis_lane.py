@@ -5,8 +5,9 @@ machine: argument encoding per value, the pool's lock and "is this connection cl
 check, event dispatch and metrics hooks, the retry wrapper, a generic reply parser. The
 same call written to a connection this module holds, packed by
 :func:`~._redis_codec.resp_command` and read by :class:`_Conn`, costs about 9 us. A job
-takes two or three such calls, so this is the largest share of the client's cost per job
-that is not the job itself.
+takes two round trips here (its create; the write that records the job before it, waits
+and claims it), so this is the largest share of the client's cost per job that is not
+the job itself.
 
 What stays redis-py's: connecting (TLS, ACL user, password, db, RESP version, client
 name), sending, and the error classes of error replies. Replies are read by a small RESP
@@ -167,27 +168,11 @@ class Lane:
             LaneFailed: the connection failed before a reply was read; nothing is known
                 of whether Redis ran the command.
         """
-        slot = self._take()
-        conn = slot.conn
-        try:
-            # no health-check PING: a dead connection fails the call, which redis-py's
-            # path then sends on a fresh one (see LaneFailed)
-            conn.send_packed_command([resp_command(args, conn.encoder.encoding)], False)
-            reply = slot.read()
-        except redis_errors.ResponseError:
-            self._put_back(slot)  # the error reply was read whole: the connection is clean
-            raise
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
-            conn.disconnect()
-            raise LaneFailed(str(exc)) from exc
-        except BaseException:
-            # interrupted mid-reply (KeyboardInterrupt, an injected timeout) or a reply
-            # not understood (InvalidResponse): the rest of it may still arrive, so this
-            # connection can never be trusted again
-            conn.disconnect()
-            raise
-        self._put_back(slot)
-        return reply
+        replies: list[Any] = []
+        self.execute_chain([args], replies.append)
+        if isinstance(replies[0], redis_errors.ResponseError):
+            raise replies[0]
+        return replies[0]
 
     def execute_chain(
         self, commands: Sequence[Sequence[bytes | str | int]], first_done: Callable[[Any], None]
@@ -206,6 +191,8 @@ class Lane:
         slot = self._take()
         conn = slot.conn
         try:
+            # no health-check PING: a dead connection fails the call, which redis-py's
+            # path then sends on a fresh one (see LaneFailed)
             encoding = conn.encoder.encoding
             conn.send_packed_command([b"".join(resp_command(c, encoding) for c in commands)], False)
             first_done(slot.read_or_error())
@@ -214,7 +201,10 @@ class Lane:
             conn.disconnect()
             raise LaneFailed(str(exc)) from exc
         except BaseException:
-            conn.disconnect()  # replies may be left unread (see execute)
+            # interrupted mid-reply (KeyboardInterrupt, an injected timeout) or a reply
+            # not understood (InvalidResponse): the rest of it may still arrive, so this
+            # connection can never be trusted again
+            conn.disconnect()
             raise
         self._put_back(slot)
         return rest

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import StoreError
 from .._store import Finish, JobRecord
@@ -33,7 +33,7 @@ __all__ = ["Running"]
 class Running:
     """Claiming and finishing, for :class:`~._redis.RedisJobStore`."""
 
-    # the store's state and methods this part uses
+    # the store's state and the method this part uses
     keys: QueueKeys
     _client: Any
     _calls: Calls
@@ -42,6 +42,10 @@ class Running:
     _next_due: float | None
     _backlog: bool
     _closed: bool
+
+    if TYPE_CHECKING:
+
+        def _sync(self, server_now: float, sent: float) -> None: ...
 
     def _script(
         self,
@@ -52,10 +56,9 @@ class Running:
         *,
         resend: list[Any] | None = None,
     ) -> Any:
-        raise NotImplementedError
-
-    def _sync(self, server_now: float, sent: float) -> None:
-        raise NotImplementedError
+        """Run one script; the single place the store's script calls go through (tests
+        spy on it)."""
+        return self._calls.script(action, name, keys, args, resend=resend)
 
     def claim(self, worker_id: str, limit: int, lease: float, wait: float = 0.0) -> list[JobRecord]:
         """Promote due delayed jobs, then take up to ``limit`` ready jobs, in one script.
