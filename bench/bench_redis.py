@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import socket
 import statistics
@@ -76,10 +77,39 @@ def commandstats(client: redis.Redis) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in info.items()}
 
 
+class CpuMeter:
+    """CPU seconds, user and system, of this process and of the redis-server.
+
+    Both libraries run their workers in this process, so its CPU time is the client's.
+    The split matters: this machine's two speed regimes differ mostly in what system
+    calls and thread switches cost (docs/benchmarks-redis.md), while user CPU moves less.
+    """
+
+    def __init__(self, admin: redis.Redis) -> None:
+        self.admin = admin
+        self.start = self.read()
+
+    def read(self) -> tuple[float, float, float, float]:
+        own = os.times()
+        cpu = self.admin.info("cpu")
+        return own.user, own.system, float(cpu["used_cpu_user"]), float(cpu["used_cpu_sys"])
+
+    def per_job(self, out: dict[str, float], jobs: int) -> None:
+        names = ("client user", "client sys", "redis user", "redis sys")
+        for name, a, b in zip(names, self.start, self.read(), strict=True):
+            out[f"{name} µs/job"] = (b - a) / jobs * 1e6
+
+
 def end_to_end(
-    out: dict[str, float], jobs: int, elapsed: float, latencies: list[float], admin: redis.Redis
+    out: dict[str, float],
+    jobs: int,
+    elapsed: float,
+    latencies: list[float],
+    admin: redis.Redis,
+    cpu: CpuMeter,
 ) -> dict[str, int]:
     """Record the end-to-end figures both libraries report; return the command counts."""
+    cpu.per_job(out, jobs)
     stats = commandstats(admin)
     out["end-to-end/s"] = jobs / elapsed
     out["start p50 ms"] = statistics.median(latencies) * 1000
@@ -166,6 +196,7 @@ def bench_threadjobs(url: str, jobs: int, workers: int) -> dict[str, float]:
     manager.register(NoopHandler())
     time.sleep(0.5)  # let the idle workers settle into their wait before measuring
     admin.config_resetstat()
+    cpu = CpuMeter(admin)
     t0 = time.perf_counter()
     for _ in range(jobs):
         manager.submit("noop", params={"sent": time.time()})
@@ -174,7 +205,7 @@ def bench_threadjobs(url: str, jobs: int, workers: int) -> dict[str, float]:
     while store.counts()[JobStatus.COMPLETED] < jobs:
         time.sleep(0.001)
     elapsed = time.perf_counter() - t0
-    stats = end_to_end(out, jobs, elapsed, latencies, admin)
+    stats = end_to_end(out, jobs, elapsed, latencies, admin, cpu)
     # script or function calls (and any plain reads) per job, and the BLPOPs between them
     calls = stats.get("fcall", 0) + stats.get("evalsha", 0) + stats.get("hgetall", 0)
     out["script calls/job"] = calls / jobs
@@ -227,12 +258,13 @@ def bench_huey(url: str, jobs: int, workers: int) -> dict[str, float]:
     done.clear()
     time.sleep(0.5)
     admin.config_resetstat()
+    cpu = CpuMeter(admin)
     t0 = time.perf_counter()
     for _ in range(jobs):
         noop(time.time())
     assert done.wait(300), "huey did not finish"
     elapsed = time.perf_counter() - t0
-    end_to_end(out, jobs, elapsed, latencies, admin)
+    end_to_end(out, jobs, elapsed, latencies, admin, cpu)
     out["idle cmds/s"] = idle_commands_per_second(admin)
     logging.getLogger("huey").setLevel(logging.CRITICAL)  # its threads outlive the server
     consumer.stop(graceful=False)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ._errors import JobCancelled, JobInterrupted, JobTimedOut, StoreError, WorkerShuttingDown
 from ._models import JobStatus
+from ._outage import OutageLog
 from ._runner import Run, failure
 from ._store import Finish, JobStore, LeaseState
 
@@ -45,6 +46,8 @@ class Supervision:
     _wake: threading.Condition
     _stopping: threading.Event
     _stopped: threading.Event
+    _lease_outage: OutageLog
+    _maintenance_outage: OutageLog
 
     if TYPE_CHECKING:
 
@@ -140,8 +143,9 @@ class Supervision:
         try:
             states = self.store.heartbeat(self.worker_id, runs, self.config.lease)
         except StoreError as exc:
-            log.warning("threadjobs: lease renewal failed (%s); will retry", exc)
+            self._lease_outage.failed(exc)
             return
+        self._lease_outage.succeeded()
         for job_id, state in states.items():
             self._apply_lease_state(job_id, state)
 
@@ -163,7 +167,9 @@ class Supervision:
             if purge:
                 self.store.purge()
         except StoreError as exc:
-            log.warning("threadjobs: store maintenance failed (%s); will retry", exc)
+            self._maintenance_outage.failed(exc)
+            return
+        self._maintenance_outage.succeeded()
 
 
 def _stuck_message(run: Run, reason: type[JobInterrupted]) -> str:

@@ -29,6 +29,7 @@ from ._context import JobContext
 from ._errors import JobInterrupted, StoreError, WorkerShuttingDown
 from ._handler import Handler
 from ._models import JobStatus
+from ._outage import OutageLog
 from ._runner import Run, decide, execute
 from ._store import Finish, JobRecord, JobStore
 from ._supervisor import Supervision
@@ -96,6 +97,10 @@ class WorkerPool(Supervision):
         # idle job threads take turns to wait on the store (see the module docstring)
         self._idle = threading.Condition()
         self._polling = False
+        # one warning per store outage, not one per retry of every thread
+        self._claim_outage = OutageLog("claiming jobs")
+        self._lease_outage = OutageLog("renewing leases")
+        self._maintenance_outage = OutageLog("store maintenance (lease recovery, retention)")
         self._supervisor = threading.Thread(
             target=self._supervise, name="threadjobs-supervisor", daemon=True
         )
@@ -209,14 +214,12 @@ class WorkerPool(Supervision):
                 )
             except Exception as exc:
                 backoff = min(max(backoff * 2, 0.1), 5.0)
-                log.warning(
-                    "threadjobs: claiming failed (%s); retrying in %.1fs",
-                    exc,
-                    backoff,
-                    exc_info=not isinstance(exc, StoreError),  # a bug: show where
+                self._claim_outage.failed(
+                    exc, f"retrying in {backoff:.1f}s", trace=not isinstance(exc, StoreError)
                 )
                 self._stopping.wait(backoff)
                 continue
+            self._claim_outage.succeeded()
             if claimed:
                 return claimed[0]
             backoff = 0.0
@@ -317,12 +320,13 @@ class WorkerPool(Supervision):
             )
             for rec in more:
                 self._claimed.add(rec.id)
+            self._claim_outage.succeeded()
         except StoreError as exc:
             if not run.recorded:
                 self._record(run, finish, retried=True)
                 return None
             # the outcome is written; only the claim or the wait failed
-            log.warning("threadjobs: claiming the next job failed (%s)", exc)
+            self._claim_outage.failed(exc, "the thread polls again")
             return None
         finally:
             self._left_store(me)

@@ -7,12 +7,8 @@ this proves the scripts, pipelines and blocking wake-ups work through redis-py's
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -23,9 +19,9 @@ from threadjobs._store import Retention
 from threadjobs.stores._redis import RedisJobStore
 from threadjobs.testing import CHECKS, iter_checks
 
-pytestmark = [pytest.mark.redis, pytest.mark.slow]
+from .cluster_nodes import start_cluster
 
-REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -35,86 +31,11 @@ def cluster_url(
     port_factory: Callable[[], int],
 ) -> Iterator[str]:
     """Three cluster-enabled masters, joined with redis-cli; yields a URL of one of them."""
-    ports: list[int] = []
-    while len(ports) < 3:
-        port = port_factory()
-        if port < 55000:  # the cluster bus listens on port + 10000
-            ports.append(port)
-    procs = []
-    for port in ports:
-        workdir: Path = tmp_path_factory.mktemp(f"cluster{port}")
-        procs.append(
-            subprocess.Popen(
-                [
-                    redis_binary,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    str(workdir),
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+    cluster = start_cluster(redis_binary, tmp_path_factory.mktemp, port_factory)
     try:
-        for port in ports:
-            _wait(lambda p=port: _ping(p))
-        subprocess.run(
-            [
-                REDIS_CLI,
-                "--cluster",
-                "create",
-                *(f"127.0.0.1:{p}" for p in ports),
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=30,
-        )
-        for port in ports:
-            _wait(lambda p=port: _cluster_ok(p))
-        yield f"redis://127.0.0.1:{ports[0]}"
+        yield cluster.url
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=10)
-
-
-def _ping(port: int) -> bool:
-    with redis.Redis(port=port) as client:
-        return bool(client.ping())
-
-
-def _cluster_ok(port: int) -> bool:
-    with redis.Redis(port=port) as client:
-        info = client.execute_command("CLUSTER INFO")
-    text = info.decode() if isinstance(info, bytes) else str(info)
-    return "cluster_state:ok" in text or "'cluster_state': 'ok'" in text
-
-
-def _wait(ready: object, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if ready():  # type: ignore[operator]
-                return
-        except redis.RedisError:
-            pass
-        assert time.monotonic() < deadline, "the cluster did not come up"
-        time.sleep(0.05)  # polling foreign processes coming up
+        cluster.stop()
 
 
 def cluster_store(url: str, retention: Retention | None = None) -> RedisJobStore:

@@ -1,0 +1,160 @@
+"""Real Redis Cluster nodes for the cluster tests (a helper module, not collected).
+
+``start_cluster`` starts ``masters * (1 + replicas)`` cluster-enabled redis-server
+processes on free loopback ports and joins them with ``redis-cli --cluster create``; the
+returned :class:`Cluster` knows which node serves which slot, promotes and kills nodes,
+and stops them all.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import redis
+
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+
+
+@dataclass
+class Cluster:
+    """The node processes of one test cluster, by port."""
+
+    procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """A URL of the first node started (a master at the start)."""
+        return f"redis://127.0.0.1:{next(iter(self.procs))}"
+
+    def master_of(self, key: str) -> int:
+        """The port of the master serving ``key``'s slot now, as the cluster says."""
+        with redis.Redis(port=self._alive()) as client:
+            slot = int(client.execute_command("CLUSTER KEYSLOT", key))
+            for start, end, master, *_ in client.execute_command("CLUSTER SLOTS"):
+                if start <= slot <= end:
+                    return int(master[1])
+        raise AssertionError(f"no node serves slot {slot}")
+
+    def replica_of(self, master: int) -> int:
+        """The port of a replica of the master on port ``master``."""
+        with redis.Redis(port=master) as client:
+            info = client.info("replication")
+        return int(info["slave0"]["port"])
+
+    def role(self, port: int) -> str:
+        with redis.Redis(port=port) as client:
+            return str(client.info("replication")["role"])
+
+    def replicated(self, master: int, replica: int) -> bool:
+        """Whether the replica has everything the master has written so far."""
+        with redis.Redis(port=master) as client:
+            written = int(client.info("replication")["master_repl_offset"])
+        with redis.Redis(port=replica) as client:
+            return int(client.info("replication")["slave_repl_offset"]) >= written
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node: no goodbye to its clients or its peers."""
+        proc = self.procs.pop(port)
+        proc.kill()
+        proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            proc.wait(timeout=10)
+        self.procs.clear()
+
+    def _alive(self) -> int:
+        return next(port for port, proc in self.procs.items() if proc.poll() is None)
+
+
+def start_cluster(
+    binary: str,
+    workdir: Callable[[str], Path],
+    free_port: Callable[[], int],
+    masters: int = 3,
+    replicas: int = 0,
+    node_timeout_ms: int = 15000,
+) -> Cluster:
+    """Start and join a cluster; ``workdir(name)`` gives each node a directory."""
+    ports: list[int] = []
+    while len(ports) < masters * (1 + replicas):
+        port = free_port()
+        if port < 55000 and port not in ports:  # the cluster bus listens on port + 10000
+            ports.append(port)
+    cluster = Cluster()
+    try:
+        for port in ports:
+            cluster.procs[port] = subprocess.Popen(
+                [
+                    binary, "--port", str(port), "--bind", "127.0.0.1",
+                    "--dir", str(workdir(f"node{port}")),
+                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                    "--cluster-node-timeout", str(node_timeout_ms),
+                    # a replica may take over whatever its last contact with the master
+                    "--cluster-replica-validity-factor", "0",
+                    "--save", "", "--appendonly", "no",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        for port in ports:
+            wait_until(partial(_ping, port), "the node to start")
+        subprocess.run(
+            [
+                REDIS_CLI, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas", str(replicas), "--cluster-yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )  # fmt: skip
+        for port in ports:
+            wait_until(partial(cluster_ok, port), "the cluster to come up")
+        if replicas:
+            for port in ports:
+                wait_until(partial(_synced, port), "the replicas to sync")
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def cluster_ok(port: int) -> bool:
+    """Whether the node on ``port`` says every slot is served."""
+    with redis.Redis(port=port) as client:
+        info = client.execute_command("CLUSTER INFO")
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    return "cluster_state:ok" in text or "'cluster_state': 'ok'" in text
+
+
+def wait_until(ready: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Poll a condition of foreign processes (nodes starting, electing, syncing)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if ready():
+                return
+        except redis.RedisError:
+            pass
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _ping(port: int) -> bool:
+    with redis.Redis(port=port) as client:
+        return bool(client.ping())
+
+
+def _synced(port: int) -> bool:
+    with redis.Redis(port=port) as client:
+        info = client.info("replication")
+    return bool(info["role"] == "master" or info.get("master_link_status") == "up")
