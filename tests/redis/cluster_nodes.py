@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -41,6 +42,10 @@ class Cluster:
                     return int(master[1])
         raise AssertionError(f"no node serves slot {slot}")
 
+    def masters(self) -> list[int]:
+        """The ports of the nodes that are masters now."""
+        return [port for port in self.procs if self.role(port) == "master"]
+
     def replica_of(self, master: int) -> int:
         """The port of a replica of the master on port ``master``."""
         with redis.Redis(port=master) as client:
@@ -57,6 +62,31 @@ class Cluster:
             written = int(client.info("replication")["master_repl_offset"])
         with redis.Redis(port=replica) as client:
             return int(client.info("replication")["slave_repl_offset"]) >= written
+
+    def move_slot(self, slot: int, source: int, target: int, batch: int = 10) -> int:
+        """Move ``slot`` and its keys from the master on ``source`` to the one on
+        ``target``, as ``redis-cli --cluster reshard`` does, ``batch`` keys per
+        ``MIGRATE`` (small batches: clients meet the slot half moved for longer).
+        Returns how many keys moved."""
+        # Any: redis-py leaves execute_command untyped
+        src: Any = redis.Redis(port=source)
+        dst: Any = redis.Redis(port=target)
+        try:
+            src_id, dst_id = _node_id(src), _node_id(dst)
+            dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src_id)
+            src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst_id)
+            moved = 0
+            while keys := src.execute_command("CLUSTER GETKEYSINSLOT", slot, batch):
+                src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
+                moved += len(keys)
+            for port in self.procs:
+                with redis.Redis(port=port) as client:
+                    if client.info("replication")["role"] == "master":
+                        client.execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+            return moved
+        finally:
+            src.close()
+            dst.close()
 
     def kill(self, port: int) -> None:
         """SIGKILL one node: no goodbye to its clients or its peers."""
@@ -147,6 +177,11 @@ def wait_until(ready: Callable[[], object], what: str, timeout: float = 30.0) ->
             pass
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+def _node_id(client: Any) -> str:
+    node_id = client.execute_command("CLUSTER MYID")
+    return node_id.decode() if isinstance(node_id, bytes) else str(node_id)
 
 
 def _ping(port: int) -> bool:

@@ -68,7 +68,7 @@ def test_finish_and_claim_resent_after_a_lost_reply_answers_like_the_first(
 ) -> None:
     store.create(new_job())
     [rec] = store.claim("w", 1, 30)
-    keys = [*store._fixed, store.keys.job(rec.id)]
+    keys = store._job_keys(rec.id)
     args = [*store._common_args(), "1|completed|0|n1", '"r"', "", "1|30000|500|0|c1|w"]
     first = json.loads(store._script("test", "FINISH_CLAIM", keys, args))
     second = json.loads(store._script("test", "FINISH_CLAIM", keys, args))
@@ -85,7 +85,7 @@ def test_a_claim_resent_after_a_lost_reply_hands_back_the_same_jobs(
     jobs = [new_job() for _ in range(5)]
     store.create_many(jobs)
     [held] = store.claim("w", 1, 30)
-    keys = [*store._fixed, store.keys.job(held.id)]
+    keys = store._job_keys(held.id)
     head = [*store._common_args()]
     if name == "FINISH_CLAIM":
         head += ["1|completed|0|n7", '"r"', ""]
@@ -96,7 +96,7 @@ def test_a_claim_resent_after_a_lost_reply_hands_back_the_same_jobs(
     assert store.counts()[JobStatus.QUEUED] == 2, "the resend took no more jobs"
     # a resend whose first send never ran (or claimed nothing) claims as usual
     fresh = json.loads(
-        store._script("t", "CLAIM", keys[:1], [*store._common_args(), "1|30000|500|1|c8|w"])
+        store._script("t", "CLAIM", store._fixed, [*store._common_args(), "1|30000|500|1|c8|w"])
     )
     assert [v[0] for v in fresh[5:]] == [jobs[3].id]
     # a job since taken over by another worker is not handed back

@@ -327,7 +327,7 @@ def test_claim_with_wait_wakes_on_create_from_another_thread(store: RedisJobStor
 def test_finish_resent_after_a_lost_reply_answers_like_the_first(store: RedisJobStore) -> None:
     store.create(new_job())
     [rec] = store.claim("w", 1, 30)
-    keys = [*store._fixed, store.keys.job(rec.id)]
+    keys = store._job_keys(rec.id)
     args = [*store._common_args(), "1|completed|0|nonce1", '"r"', ""]
     first = store._script("test", "FINISH", keys, args)
     second = store._script("test", "FINISH", keys, args)
@@ -385,6 +385,22 @@ def test_every_script_call_uses_keys_of_one_cluster_slot(
     base = store._common_args()[0].rsplit(b"|", 1)[1]
     assert base == store.keys.base.encode()
     assert {key_slot(k.encode()) for k in store.keys.fixed} == slots
+    # the status-changing scripts declare the guard last, and nothing ever writes it
+    changing = {"CREATE", "CLAIM", "FINISH", "FINISH_CLAIM", "CANCEL", "RECOVER", "PURGE"}
+    guard = store.keys.guard.encode()
+    assert all(keys[-1] == guard for name, keys in seen if name in changing)
+    assert not store._client.exists(guard)
+
+
+def test_a_script_call_without_the_guard_key_is_refused_before_it_writes(
+    store: RedisJobStore,
+) -> None:
+    store.create(new_job())
+    args = [*store._common_args(), store._args.claim("w", 1, 30)[0]]
+    with pytest.raises(StoreError, match="guard key"):
+        store._script("claiming jobs", "CLAIM", [store.keys.ready], args)
+    assert store.counts()[JobStatus.QUEUED] == 1
+    assert len(store.claim("w", 1, 30)) == 1
 
 
 def test_unreachable_redis_raises_store_unavailable(unused_port: int) -> None:

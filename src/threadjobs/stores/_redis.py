@@ -95,10 +95,11 @@ class RedisJobStore(Running):
         self.retention = retention or Retention()
         self.keys = QueueKeys(prefix, queue)
         self._client = client
-        # the one key status-changing scripts declare (the ready queue); they name the
-        # queue's other keys from the base in their first argument (same hash tag, same
-        # slot). Pre-encoded: redis-py passes bytes through untouched
-        self._fixed: list[Any] = [self.keys.ready.encode()]
+        # the keys status-changing scripts declare: the ready queue, a job's hash if
+        # they change one, and the guard (see QueueKeys.guard); they name the queue's
+        # other keys from the base in their first argument (same hash tag, same slot).
+        # Pre-encoded: redis-py passes bytes through untouched
+        self._fixed: list[Any] = [self.keys.ready.encode(), self.keys.guard.encode()]
         # every command goes through it (see _redis_calls)
         self._calls = Calls(client, route_key=self._fixed[0])
         self._clock_lock = threading.Lock()
@@ -255,7 +256,7 @@ class RedisJobStore(Running):
         reply = self._script(
             "cancelling a job",
             "CANCEL",
-            [*self._fixed, self.keys.job(job_id)],
+            self._job_keys(job_id),
             self._common_args(),
         )
         outcome = CancelOutcome(text(reply[0]))
@@ -296,6 +297,10 @@ class RedisJobStore(Running):
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Run ``fn`` (redis-py calls), translating every redis-py error."""
         return self._calls.call(action, fn)
+
+    def _job_keys(self, job_id: str) -> list[Any]:
+        """KEYS of a script that changes one job: ready queue, the job's hash, guard."""
+        return [self._fixed[0], self.keys.job(job_id), self._fixed[1]]
 
     def _common_args(self) -> list[Any]:
         """The common first ARGV of status-changing scripts (tests build calls with it)."""

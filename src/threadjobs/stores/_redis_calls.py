@@ -404,6 +404,11 @@ def translated(action: str) -> Iterator[None]:
             raise StoreError(f"Redis refused the credentials while {action}: {exc}") from exc
         if isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError)):
             raise StoreUnavailable(f"Redis is unreachable while {action}: {exc}") from exc
+        if isinstance(exc, _MOVED_REPLIES):  # redis-py strips their codes from the text
+            raise StoreUnavailable(
+                f"Redis Cluster is moving the queue's slot or electing its master while "
+                f"{action} ({type(exc).__name__}: {exc}); retry shortly"
+            ) from exc
         if isinstance(exc, redis_errors.RedisError) or type(exc).__module__.startswith("redis"):
             if str(exc).startswith(_UNAVAILABLE_REPLIES):
                 raise StoreUnavailable(f"Redis is unavailable while {action}: {exc}") from exc

@@ -103,6 +103,7 @@ class QueueKeys:
             b + "recent:fields",  # zset, lex: the fields of `recent`, for range reads
             b + "recent:hours",  # zset: score = hour; the fields of `recent`, for trimming
             b + "wake",  # list: wake-up tokens for blocked workers
+            b + "guard",  # never written (see guard)
             b + "idx:any",  # zset, lex: every job id
             b + "idx:any:acct",  # zset, lex: account|id of every job with an account
         ]
@@ -133,8 +134,21 @@ class QueueKeys:
 
     @property
     def ready(self) -> str:
-        """The ready zset; the one key status-changing scripts declare in KEYS."""
+        """The ready zset; the first key status-changing scripts declare in KEYS."""
         return self.base + "ready"
+
+    @property
+    def guard(self) -> str:
+        """A key that never exists, the last one status-changing scripts declare.
+
+        While Redis Cluster moves the queue's slot to another node, the keys move one by
+        one. A script is checked against the keys it declares only, so one that opened a
+        job hash already moved would fail halfway, its first writes kept. A declared key
+        that is missing makes Redis refuse the whole call during the move (``TRYAGAIN``
+        or ``ASK``), and this one is always missing: no script runs on a half-moved
+        queue, and the store retries once the move is over.
+        """
+        return self.base + "guard"
 
     @property
     def running(self) -> str:

@@ -46,6 +46,7 @@ class Running:
     if TYPE_CHECKING:
 
         def _sync(self, server_now: float, sent: float) -> None: ...
+        def _job_keys(self, job_id: str) -> list[Any]: ...
 
     def _script(
         self,
@@ -166,7 +167,7 @@ class Running:
         reply = self._script(
             "recording a job's outcome",
             "FINISH",
-            [*self._fixed, self.keys.job(job_id)],
+            self._job_keys(job_id),
             [*self._args.common(), *self._args.finish(attempt, finish)],
         )
         return _finish_reply(reply, job_id)
@@ -202,7 +203,7 @@ class Running:
         reply = self._run_claim(
             "recording a job's outcome and claiming the next",
             "FINISH_CLAIM",
-            [*self._fixed, self.keys.job(job_id)],
+            self._job_keys(job_id),
             [*head, first],
             [*head, again],
         )
@@ -231,7 +232,7 @@ class Running:
         """
         first, again = self._args.claim(worker_id, limit, lease)
         common = head[:1]
-        keys = [*self._fixed, self.keys.job(job_id)]
+        keys = self._job_keys(job_id)
         finished: list[JobRecord | None] = []
 
         def finish_read(reply: Any) -> None:

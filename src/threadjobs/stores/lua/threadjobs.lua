@@ -10,7 +10,9 @@
 --   top level only builds constant tables and defines functions; setup() does the rest.
 -- * Module-level state survives between FCALLs. setup() resets everything per call; the
 --   only state kept on purpose is CONF, the parsed common argument (parse it once).
--- * Status-changing entries declare one key, KEYS[1] = <base>ready; ARGV[1] is
+-- * Status-changing entries declare KEYS[1] = <base>ready, the job's hash as KEYS[2]
+--   when they change one job, and last <base>guard, a key never written (so that Redis
+--   Cluster refuses them while the queue's slot is half moved). ARGV[1] is
 --   'completed ms|failed ms|cancelled ms|grace ms|wake cap|<base>', and every other key
 --   is named from <base>, which carries the queue's hash tag: same slot as KEYS[1].
 -- * Times are integer milliseconds from TIME; numbers reach Redis through num(), so Lua
@@ -77,7 +79,7 @@ local function parse_conf(raw)
     ready = base .. 'ready', sched = base .. 'scheduled', run = base .. 'running',
     exp = base .. 'expiry', dedup = base .. 'dedup', counts = base .. 'counts',
     recent = base .. 'recent', rfields = base .. 'recent:fields',
-    rhours = base .. 'recent:hours', wake = base .. 'wake',
+    rhours = base .. 'recent:hours', wake = base .. 'wake', guard = base .. 'guard',
     idx = {}, -- status -> {all-accounts index, per-account index}, named on first use
   }
 end
@@ -94,6 +96,11 @@ local function setup(keys, argv)
   end
   if keys[1] ~= c.ready then
     error('threadjobs: KEYS[1] is not the ready queue named in ARGV[1]')
+  end
+  -- a key that never exists, declared so that Redis Cluster refuses the call while the
+  -- queue's slot is half moved (see QueueKeys.guard in _redis_keys.py)
+  if keys[#keys] ~= c.guard then
+    error('threadjobs: the last of KEYS is not the guard key named in ARGV[1]')
   end
   C, PREFIX = c, c.prefix
   local t = redis.call('TIME')

@@ -1,4 +1,5 @@
-"""Failover on a real Redis Cluster (3 masters, each with a replica) while jobs run.
+"""Failover and resharding on a real Redis Cluster (3 masters, each with a replica)
+while jobs run.
 
 The queue's master is replaced mid-run in two ways: a manual ``CLUSTER FAILOVER`` (the
 replica catches up, then takes over: no write is lost), and a ``SIGKILL`` of the master
@@ -6,6 +7,9 @@ replica catches up, then takes over: no write is lost), and a ``SIGKILL`` of the
 yet sent to its replica are lost with it, as Redis replication is asynchronous). In both,
 the store must follow the slot to its new master, through the lane's fallback and
 redis-py's cluster client, and every job must end completed exactly once in the store.
+The queue's slot is also moved to another master, key by key, as ``redis-cli --cluster
+reshard`` does: while it is half moved, a script that opened a job hash left behind on
+the other node would half run, so none may run until the move is over.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 from pydantic import BaseModel
+from redis.crc import key_slot
 
 from threadjobs import Handler, JobContext, JobEvent, JobManager, JobStatus
 from threadjobs.stores import RedisJobStore
@@ -80,10 +85,11 @@ class Runs:
 
 
 def run_through(
-    cluster: Cluster, replace_master: Callable[[int, int], None]
+    cluster: Cluster, replace_master: Callable[[int, int, int], int]
 ) -> tuple[Runs, RedisJobStore, list[str]]:
     """Submit JOBS, run them on two managers (4 threads each), replace the queue's master
-    once a quarter has completed, and wait for every job to end.
+    once a quarter has completed (``replace_master(master, its replica, the queue's slot)``
+    returns the new one), and wait for every job to end.
 
     The lease (10 s) outlasts the election (~2.6 s here), as the default lease (30 s)
     outlasts a default one (node timeout 15 s): the workers hold on to their jobs and
@@ -110,11 +116,11 @@ def run_through(
         managers.append(manager)
     try:
         assert runs.enough.wait(60), "a quarter of the jobs did not complete"
-        replace_master(master, replica)
+        new_master = replace_master(master, replica, key_slot(stores[0].keys.ready.encode()))
         with runs.lock:
             runs.at_switch = len(runs.completed)
         key = stores[0].keys.ready
-        wait_until(lambda: cluster.master_of(key) == replica, "the nodes to see the new master")
+        wait_until(lambda: cluster.master_of(key) == new_master, "the nodes to agree")
         wait_until(lambda: _completed(stores[0]) == JOBS, "every job to complete", 120)
     finally:
         for manager in managers:
@@ -141,10 +147,11 @@ def check_all_completed(runs: Runs, store: RedisJobStore, ids: list[str]) -> Non
 
 
 def test_a_manual_failover_mid_run_loses_and_repeats_nothing(cluster: Cluster) -> None:
-    def failover(master: int, replica: int) -> None:
+    def failover(master: int, replica: int, slot: int) -> int:
         with redis.Redis(port=replica) as client:
             client.execute_command("CLUSTER FAILOVER")
         wait_until(lambda: cluster.role(replica) == "master", "the replica to take over")
+        return replica
 
     runs, store, ids = run_through(cluster, failover)
     check_all_completed(runs, store, ids)
@@ -155,9 +162,10 @@ def test_a_manual_failover_mid_run_loses_and_repeats_nothing(cluster: Cluster) -
 
 
 def test_a_killed_master_is_replaced_and_every_job_still_ends(cluster: Cluster) -> None:
-    def kill(master: int, replica: int) -> None:
+    def kill(master: int, replica: int, slot: int) -> int:
         cluster.kill(master)
         wait_until(lambda: cluster.role(replica) == "master", "the replica to be elected")
+        return replica
 
     runs, store, ids = run_through(cluster, kill)
     check_all_completed(runs, store, ids)
@@ -168,4 +176,20 @@ def test_a_killed_master_is_replaced_and_every_job_still_ends(cluster: Cluster) 
     repeated = [job_id for job_id, n in runs.completed.items() if n > 1]
     assert len(repeated) <= 50, f"{len(repeated)} jobs completed twice"
     assert all(runs.started[job_id] >= 2 for job_id in repeated)
+    store.close()
+
+
+def test_moving_the_queues_slot_mid_run_loses_and_repeats_nothing(cluster: Cluster) -> None:
+    moved: list[int] = []
+
+    def reshard(master: int, replica: int, slot: int) -> int:
+        target = next(port for port in cluster.masters() if port != master)
+        moved.append(cluster.move_slot(slot, master, target))
+        return target
+
+    runs, store, ids = run_through(cluster, reshard)
+    assert moved[0] > JOBS  # the job hashes went too
+    check_all_completed(runs, store, ids)
+    assert set(runs.completed) == set(ids) and max(runs.completed.values()) == 1
+    assert max(runs.started.values()) == 1
     store.close()
