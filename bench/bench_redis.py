@@ -18,7 +18,14 @@ so nothing else on the machine is touched, and prints one table. Measured:
   claim together: three calls, one round trip);
 * idle Redis commands per second of one process with workers and nothing to do, from
   2 s after the last job (threads that just ran jobs wait up to ``poll_interval`` = 1 s
-  in Redis before they fall back to the idle rota).
+  in Redis before they fall back to the idle rota);
+* CPU per job in the end-to-end phase, user and system apart, of this process (both
+  libraries run their workers in it) and of the redis-server.
+
+Where the processes run decides the result (docs/benchmarks-redis.md): on two free cores
+every round trip crosses cores, which costs ~45 us each way on the bench VM; pinned to one
+core (``taskset -c 0 python bench/bench_redis.py``: redis-server inherits it) a round trip
+is cheap and the end-to-end rate is one over the total CPU per job.
 """
 
 from __future__ import annotations
