@@ -1,6 +1,6 @@
 """A worker process for the multi-process Redis tests (run as a script, not collected).
 
-Usage: python redis_worker_proc.py URL QUEUE LEASE WORK_SECONDS
+Usage: python redis_worker_proc.py URL QUEUE LEASE WORK_SECONDS [CLOCK_SKEW_SECONDS]
 
 It runs a JobManager with 4 workers on a RedisJobStore, records every completion it
 wrote (a listener, so only writes the store accepted) as a field ``<job id>|<random>`` of
@@ -47,8 +47,17 @@ def completions_key(queue: str) -> str:
     return f"test:{{{queue}}}:completions"
 
 
+def skew_clock(seconds: float) -> None:
+    """Make this process's wall clock wrong by ``seconds`` (a machine with a bad clock):
+    threadjobs must take every time that matters from Redis."""
+    real = time.time
+    time.time = lambda: real() + seconds
+
+
 def main() -> None:
     url, queue, lease, work = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+    if len(sys.argv) > 5:
+        skew_clock(float(sys.argv[5]))
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
     WorkHandler.seconds = work
     counter = redis.Redis.from_url(url)

@@ -39,10 +39,10 @@ WORKER = Path(__file__).with_name("redis_worker_proc.py")
 class Worker:
     """A worker process; its stderr is collected so tests can wait for log lines."""
 
-    def __init__(self, url: str, queue: str, lease: float, work: float) -> None:
+    def __init__(self, url: str, queue: str, lease: float, work: float, skew: float) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, str(WORKER), url, queue, str(lease), str(work)],
+            [sys.executable, str(WORKER), url, queue, str(lease), str(work), str(skew)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -90,8 +90,10 @@ class Worker:
 def start_worker() -> Iterator[Callable[..., Worker]]:
     workers: list[Worker] = []
 
-    def start(url: str, queue: str, lease: float = 2.0, work: float = 0.0) -> Worker:
-        worker = Worker(url, queue, lease, work)
+    def start(
+        url: str, queue: str, lease: float = 2.0, work: float = 0.0, skew: float = 0.0
+    ) -> Worker:
+        worker = Worker(url, queue, lease, work, skew)
         workers.append(worker)
         return worker
 
@@ -207,3 +209,49 @@ def test_redis_restart_mid_run_loses_nothing(
     server.start()
     wait_for(lambda: completed(store) == 1000, 90, "all 1,000 jobs after the restart")
     check_every_job_completed_once(store, ids, server.url, unrecorded_allowed=8)
+
+
+def test_redis_paused_mid_run_loses_nothing(
+    make_server: Callable[..., Any], start_worker: Callable[..., Worker]
+) -> None:
+    """CLIENT PAUSE (as a failover or a slow fork does): calls block, some time out on the
+    client side and are resent; nothing is lost or recorded twice."""
+    server = make_server()
+    queue = f"p{uuid.uuid4().hex[:10]}"
+    for _ in range(2):
+        start_worker(server.url, queue, lease=10.0, work=0.002)
+    store = RedisJobStore.from_url(server.url, queue=queue)
+    ids = producer(store).submit_many("work", [{"n": i} for i in range(2000)])
+    wait_for(lambda: completed(store) >= 500, 60, "500 completions")
+    with redis.Redis.from_url(server.url) as admin:
+        admin.execute_command("CLIENT PAUSE", 3000, "ALL")
+        paused_at = completed(store)  # answered once the pause is over
+    assert paused_at < 2000, "every job was done before the pause: nothing was tested"
+    wait_for(lambda: completed(store) == 2000, 90, "all 2,000 jobs after the pause")
+    check_every_job_completed_once(store, ids, server.url, unrecorded_allowed=0)
+    assert not any(r is not None and r.recoveries for r in (store.get(i) for i in ids))
+
+
+def test_worker_clocks_ten_minutes_off_change_nothing(
+    redis_server: Any, start_worker: Callable[..., Worker]
+) -> None:
+    """Two workers whose clocks are 10 minutes fast and 10 minutes slow: leases, delays
+    and recovery use Redis' clock, so no live job is taken over and no delayed job starts
+    early (or late)."""
+    queue = f"c{uuid.uuid4().hex[:10]}"
+    start_worker(redis_server.url, queue, lease=2.0, work=0.05, skew=600.0)
+    start_worker(redis_server.url, queue, lease=2.0, work=0.05, skew=-600.0)
+    store = RedisJobStore.from_url(redis_server.url, queue=queue)
+    manager = producer(store)
+    now_ids = manager.submit_many("work", [{"n": i} for i in range(200)])
+    later_ids = [manager.submit("work", params={"n": i}, delay=3.0) for i in range(20)]
+    ids = now_ids + later_ids
+    wait_for(lambda: completed(store) == len(ids), 60, "every job")
+    check_every_job_completed_once(store, ids, redis_server.url, unrecorded_allowed=0)
+    records = [store.get(i) for i in ids]
+    assert not any(r is not None and r.recoveries for r in records), "a live job was taken over"
+    for job_id in later_ids:
+        rec = store.get(job_id)
+        assert rec is not None and rec.started_at is not None
+        waited = rec.started_at - rec.created_at  # epoch seconds, both from Redis
+        assert 3.0 <= waited < 8.0, f"a job delayed 3 s started after {waited:.3f} s"
