@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -110,4 +111,36 @@ def test_a_lane_to_the_wrong_node_falls_back_and_finds_the_right_one(cluster_url
     lane = store._calls.lane
     assert lane is not None and lane._pool is right.redis_connection.connection_pool
     assert rec.id == job.id and store.counts()[JobStatus.RUNNING] == 1
+    store.close()
+
+
+def test_bulk_create_streams_to_the_queues_node_and_falls_back_when_it_moved(
+    cluster_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk submit writes its CREATE calls straight to the node holding the queue; if
+    that node answers MOVED (the lane knew the wrong one), the batch goes again through
+    the cluster client's pipeline (CREATE is idempotent): every job once."""
+    from threadjobs._models import JobStatus
+    from threadjobs.stores._redis_lane import lane_for
+    from threadjobs.testing import new_job
+
+    store = cluster_store(cluster_url)
+    pipelined: list[int] = []
+    real = store._calls._create_pipelined
+
+    def spy(calls: list[Any]) -> list[Any]:
+        pipelined.append(len(calls))
+        return real(calls)
+
+    monkeypatch.setattr(store._calls, "_create_pipelined", spy)
+    out = store.create_many([new_job() for _ in range(600)])  # three CREATE calls
+    assert all(created for _, created in out) and pipelined == []
+    right = store._client.get_node_from_key(store.keys.ready)
+    wrong = next(n for n in store._client.get_primaries() if n.name != right.name)
+    store._calls._lane = lane_for(wrong.redis_connection, (redis.ConnectionPool,))
+    jobs = [new_job() for _ in range(600)]
+    out = store.create_many(jobs)
+    assert [job_id for job_id, _ in out] == [job.id for job in jobs]
+    assert pipelined == [3] and store._calls._lane is None
+    assert store.counts()[JobStatus.QUEUED] == 1200
     store.close()

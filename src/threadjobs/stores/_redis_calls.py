@@ -255,8 +255,9 @@ class Calls:
 
     def create_batches(self, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:
         """Run several CREATE calls in one round trip; their replies in order."""
-        if self._streamable():
-            return self.call("creating jobs", lambda: self._create_streamed(calls))
+        pool = self._stream_pool()
+        if pool is not None:
+            return self.call("creating jobs", lambda: self._create_streamed(calls, pool))
         return self.call("creating jobs", lambda: self._create_pipelined(calls))
 
     def blpop(self, key: str, timeout: float) -> Any:
@@ -277,12 +278,17 @@ class Calls:
                 self._lane.close()
             self.client.close()
 
-    def _streamable(self) -> bool:
-        """Whether bulk create may write script calls straight to one pooled connection."""
+    def _stream_pool(self) -> Any:
+        """The pool whose connections bulk create may write script calls to directly: a
+        plain client's, or on Cluster the pool of the node that holds the queue (the
+        lane's); None for other clients."""
         pool = getattr(self.client, "connection_pool", None)
-        return isinstance(self.client, redis.Redis) and isinstance(pool, redis.ConnectionPool)
+        if isinstance(self.client, redis.Redis) and isinstance(pool, redis.ConnectionPool):
+            return pool
+        lane = self.lane if self._cluster else None
+        return lane.pool if lane is not None else None
 
-    def _create_streamed(self, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:
+    def _create_streamed(self, calls: list[tuple[list[Any], list[Any]]], pool: Any) -> list[Any]:
         """Send the CREATE calls on one connection, packing each while Redis runs the last.
 
         A pipeline packs every call before sending the first, so the client (~7 us per job
@@ -292,7 +298,6 @@ class Calls:
         is sent again through redis-py's pipeline, with its retries.
         """
         head = self._create_head()
-        pool = self.client.connection_pool
         conn = pool.get_connection()
         replies: list[Any] = []
         try:
@@ -305,8 +310,9 @@ class Calls:
                     replies.append(conn.read_response())
                 except redis_errors.ResponseError as exc:
                     replies.append(exc)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError):
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
             conn.disconnect()
+            self.lane_error(LaneFailed(str(exc)))  # on Cluster: find the node again
             return self._create_pipelined(calls)
         except BaseException:
             conn.disconnect()  # replies may be left unread: never reuse this connection
@@ -314,6 +320,10 @@ class Calls:
         finally:
             pool.release(conn)
         errors = [r for r in replies if isinstance(r, redis_errors.ResponseError)]
+        moved = [e for e in errors if self._cluster and isinstance(e, _MOVED_REPLIES)]
+        if moved:  # the queue's slot is elsewhere now: the cluster client follows it
+            self.lane_error(moved[0])
+            return self._create_pipelined(calls)
         if any(_lost_code(e) for e in errors):
             self.functions = None  # asked again on the next call
             return self._create_pipelined(calls)  # the Script object reloads it

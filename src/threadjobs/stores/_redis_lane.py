@@ -161,6 +161,11 @@ class Lane:
         self._closed = False
         _LANES.add(self)
 
+    @property
+    def pool(self) -> Any:
+        """The redis-py connection pool whose settings the lane's connections copy."""
+        return self._pool
+
     def execute(self, args: Sequence[bytes | str | int]) -> Any:
         """Send one command, return its parsed reply (error replies raise as in redis-py).
 
