@@ -255,3 +255,22 @@ def test_worker_clocks_ten_minutes_off_change_nothing(
         assert rec is not None and rec.started_at is not None
         waited = rec.started_at - rec.created_at  # epoch seconds, both from Redis
         assert 3.0 <= waited < 8.0, f"a job delayed 3 s started after {waited:.3f} s"
+
+
+def test_thousands_due_at_once_are_promoted_once_each(
+    redis_server: Any, start_worker: Callable[..., Worker]
+) -> None:
+    """3,000 delayed jobs due in the same millisecond, three worker processes promoting
+    them (at most 500 per claim) while one is killed: each job starts no earlier than its
+    due time and ends completed exactly once."""
+    queue = f"d{uuid.uuid4().hex[:10]}"
+    workers = [start_worker(redis_server.url, queue, lease=2.0, work=0.001) for _ in range(3)]
+    store = RedisJobStore.from_url(redis_server.url, queue=queue)
+    ids = producer(store).submit_many("work", [{"n": i} for i in range(3000)], delay=1.5)
+    wait_for(lambda: completed(store) >= 500, 60, "500 completions")
+    workers[0].proc.kill()
+    wait_for(lambda: completed(store) == 3000, 90, "all 3,000 jobs")
+    check_every_job_completed_once(store, ids, redis_server.url, unrecorded_allowed=4)
+    for rec in (store.get(job_id) for job_id in ids):
+        assert rec is not None and rec.started_at is not None
+        assert rec.started_at - rec.created_at >= 1.5, "a delayed job started early"
