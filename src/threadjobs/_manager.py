@@ -265,6 +265,12 @@ class JobManager:
 
         Every params is validated first; if any fails, nothing is stored and the error
         names its position (``params_list[3].upload_id``).
+
+        Raises:
+            SubmitError: a params or option is invalid; nothing was stored.
+            StoreUnavailable: the store could not be reached or refused the write. On
+                Redis a large batch goes as several script calls (250 jobs each, each
+                all or nothing): those sent before the failure may be stored and will run.
         """
         self._check_open()
         jobs = build_jobs(

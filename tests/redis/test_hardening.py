@@ -230,3 +230,43 @@ def test_a_job_running_far_past_its_lease_keeps_it(store: RedisJobStore) -> None
     finally:
         gate.release.set()
         holder.shutdown(timeout=5)
+
+
+@pytest.mark.parametrize("functions", [True, False], ids=["fcall", "evalsha"])
+def test_redis_out_of_memory_refuses_whole_calls_and_resumes(
+    make_server: Any, functions: bool
+) -> None:
+    """With maxmemory reached (noeviction) a submit raises StoreUnavailable saying so and
+    what to do; no job is half-written (Redis refuses a function up front, and a script
+    at its first write); once memory is freed everything runs."""
+    from threadjobs import StoreUnavailable
+
+    server = make_server("--maxmemory", "3mb", "--maxmemory-policy", "noeviction")
+    store = RedisJobStore.from_url(server.url, queue=f"m{uuid.uuid4().hex[:10]}")
+    if not functions:
+        store._calls.functions = False  # the Lua as EVALSHA scripts (Redis 6.2, ...)
+    created: list[str] = []
+    refusal: StoreUnavailable | None = None
+    while refusal is None and len(created) < 100_000:
+        job = new_job(params={"pad": "x" * 500})
+        try:
+            store.create(job)
+        except StoreUnavailable as exc:
+            refusal = exc
+        else:
+            created.append(job.id)
+    assert refusal is not None and "out of memory" in str(refusal)
+    assert "maxmemory" in str(refusal) and "no job is half-written" in str(refusal)
+    assert store.get(job.id) is None  # the refused job left nothing behind
+    assert store.counts()[JobStatus.QUEUED] == len(created) > 100
+    taken = []
+    if functions:
+        with pytest.raises(StoreUnavailable, match="out of memory"):
+            store.claim("w", 1, 30)  # a function that may write is refused up front
+    else:  # a script runs on once its first write (ZPOPMIN frees memory) went through
+        taken = store.claim("w", 1, 30)
+    with redis.Redis.from_url(server.url) as admin:
+        admin.config_set("maxmemory", 0)
+    claimed = taken + store.claim("w", len(created), 30)
+    assert sorted(r.id for r in claimed) == sorted(created)
+    store.close()

@@ -54,6 +54,9 @@ __all__ = ["Calls", "connect", "translated"]
 T = TypeVar("T")
 log = logging.getLogger("threadjobs")
 
+_OUT_OF_MEMORY: tuple[type[Exception], ...] = (
+    (redis_errors.OutOfMemoryError,) if redis is not None else ()
+)
 _UNAVAILABLE_REPLIES = ("READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN")
 _SCRIPTS = (
     "CREATE", "CLAIM", "HEARTBEAT", "PROGRESS", "FINISH", "FINISH_CLAIM", "CANCEL", "RECOVER",
@@ -414,6 +417,13 @@ def translated(action: str) -> Iterator[None]:
             raise StoreError(f"Redis refused the credentials while {action}: {exc}") from exc
         if isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError)):
             raise StoreUnavailable(f"Redis is unreachable while {action}: {exc}") from exc
+        if isinstance(exc, _OUT_OF_MEMORY):
+            raise StoreUnavailable(
+                f"Redis is out of memory while {action} (maxmemory reached; with "
+                "maxmemory-policy noeviction it refuses writes rather than lose jobs). "
+                "Redis refused the whole call, so no job is half-written. Free memory (raise "
+                "maxmemory, shorten the retention, drain queues); threadjobs resumes then"
+            ) from exc
         if isinstance(exc, _MOVED_REPLIES):  # redis-py strips their codes from the text
             raise StoreUnavailable(
                 f"Redis Cluster is moving the queue's slot or electing its master while "
