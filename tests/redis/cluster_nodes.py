@@ -130,6 +130,7 @@ def start_cluster(
                     "--cluster-node-timeout", str(node_timeout_ms),
                     # a replica may take over whatever its last contact with the master
                     "--cluster-replica-validity-factor", "0",
+                    "--repl-diskless-sync-delay", "0",  # replicas sync at once
                     "--save", "", "--appendonly", "no",
                 ],
                 stdout=subprocess.DEVNULL,

@@ -28,7 +28,7 @@ from .._errors import MissingDependency
 from .._models import JobStatus, Progress
 from .._store import CancelOutcome, JobRecord, LeaseState, NewJob, Retention
 from . import _redis_reads as reads
-from ._redis_calls import Calls, connect
+from ._redis_calls import Calls, connect, connect_sentinel
 from ._redis_codec import (
     ScriptArgs,
     job_args,
@@ -139,6 +139,43 @@ class RedisJobStore(Running):
         if redis is None:  # pragma: no cover
             raise MissingDependency(_INSTALL_HINT)
         client = connect(url, cluster, redis_options)
+        return cls(client, queue=queue, prefix=prefix, retention=retention)
+
+    @classmethod
+    def from_sentinel(
+        cls,
+        sentinels: Sequence[tuple[str, int]],
+        service_name: str,
+        *,
+        queue: str = "default",
+        prefix: str = "threadjobs",
+        retention: Retention | None = None,
+        sentinel_options: dict[str, Any] | None = None,
+        **redis_options: Any,
+    ) -> RedisJobStore:
+        """Connect to the master that Redis Sentinel names ``service_name``.
+
+        Every new connection asks the sentinels for the master, so after a failover the
+        store follows it (see docs/redis.md, "Redis Sentinel").
+
+        Args:
+            sentinels: ``(host, port)`` of one or more sentinels.
+            service_name: the master's name in the sentinels' configuration.
+            queue: the queue name.
+            prefix: the key prefix.
+            retention: how long terminal jobs are kept.
+            sentinel_options: redis-py options for the connections to the sentinels
+                (default: 2 s timeouts); add ``password`` if the sentinels require one.
+            **redis_options: redis-py options for the connections to the master
+                (``password``, ``ssl``...), over threadjobs' defaults as in
+                :meth:`from_url`.
+
+        Raises:
+            MissingDependency: redis-py is not installed.
+        """
+        if redis is None:  # pragma: no cover
+            raise MissingDependency(_INSTALL_HINT)
+        client = connect_sentinel(list(sentinels), service_name, redis_options, sentinel_options)
         return cls(client, queue=queue, prefix=prefix, retention=retention)
 
     # -- clock -----------------------------------------------------------------------

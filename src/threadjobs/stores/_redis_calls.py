@@ -49,7 +49,7 @@ try:  # private names: without them the pool below always runs redis-py's own ch
 except ImportError:  # pragma: no cover
     _PLAIN_PARSERS = ()
 
-__all__ = ["Calls", "connect", "translated"]
+__all__ = ["Calls", "connect", "connect_sentinel", "translated"]
 
 T = TypeVar("T")
 log = logging.getLogger("threadjobs")
@@ -64,8 +64,8 @@ _SCRIPTS = (
 )  # fmt: skip
 
 
-def connect(url: str, cluster: bool, redis_options: dict[str, Any]) -> Any:
-    """A redis-py client for ``url``, with threadjobs' defaults under ``redis_options``."""
+def _options(redis_options: dict[str, Any]) -> dict[str, Any]:
+    """threadjobs' connection defaults, overridden by ``redis_options``."""
     options: dict[str, Any] = {
         "socket_connect_timeout": 5.0,
         "socket_timeout": 5.0,
@@ -74,6 +74,29 @@ def connect(url: str, cluster: bool, redis_options: dict[str, Any]) -> Any:
         "retry": Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2),
     }
     options.update(redis_options)
+    return options
+
+
+def connect_sentinel(
+    sentinels: list[tuple[str, int]],
+    service: str,
+    redis_options: dict[str, Any],
+    sentinel_options: dict[str, Any] | None,
+) -> Any:
+    """A client for the master the sentinels name ``service``, found again after a
+    failover; threadjobs' defaults under ``redis_options`` (for the master's
+    connections); ``sentinel_options`` for the connections to the sentinels."""
+    from redis.sentinel import Sentinel
+
+    if sentinel_options is None:
+        sentinel_options = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
+    sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_options)
+    return sentinel.master_for(service, **_options(redis_options))
+
+
+def connect(url: str, cluster: bool, redis_options: dict[str, Any]) -> Any:
+    """A redis-py client for ``url``, with threadjobs' defaults under ``redis_options``."""
+    options = _options(redis_options)
     if cluster:
         from redis.cluster import RedisCluster
 
@@ -100,6 +123,9 @@ class Calls:
             self._lane is None and route_key is not None and _ClusterClient is not None
             and isinstance(client, _ClusterClient)
         )  # fmt: skip
+        # through Sentinel: after a failover the lane's connections (to the old master)
+        # are dropped, and new ones ask the sentinels for the new master
+        self._sentinel = self._lane is not None and isinstance(self._lane.pool, _SENTINEL_POOLS)
         # whether the status-changing code is a loaded function library (None: not yet
         # asked; only on the lane, see script())
         self.functions: bool | None = None
@@ -115,6 +141,8 @@ class Calls:
         lane = self._lane
         if lane is None and self._cluster:
             lane = self._lane = self._node_lane()
+        elif lane is None and self._sentinel:
+            lane = self._lane = lane_for(self.client, _LANE_POOLS)
         return lane
 
     def _node_lane(self) -> Lane | None:
@@ -128,8 +156,10 @@ class Calls:
         """The lane met ``exc``. On Cluster, if it says the queue's slot is elsewhere now
         (or the node stopped answering), forget the node: the call goes through the
         cluster client, which follows the new layout, and the next one finds the node
-        again (and loads the library there if it must)."""
-        if self._cluster and isinstance(exc, (LaneFailed, *_MOVED_REPLIES)):
+        again (and loads the library there if it must). Through Sentinel, ``READONLY``
+        (the master was demoted) or a broken connection drops the lane's connections
+        likewise: the next ones ask the sentinels for the master."""
+        if (self._cluster or self._sentinel) and isinstance(exc, (LaneFailed, *_MOVED_REPLIES)):
             lane, self._lane = self._lane, None
             self.functions = None
             self._loaded.clear()
@@ -165,7 +195,7 @@ class Calls:
                     args = resend if resend is not None else args
                 except redis_errors.ResponseError as exc:
                     self.lane_error(exc)
-                    moved = self._cluster and isinstance(exc, _MOVED_REPLIES)
+                    moved = (self._cluster or self._sentinel) and isinstance(exc, _MOVED_REPLIES)
                     if not (moved or self.lost_code(exc)):
                         raise
         return self.call(action, lambda: script(keys, args))
@@ -402,7 +432,10 @@ if redis is not None:
             ):
                 super().ensure_connection(connection)
 
-    _LANE_POOLS: tuple[type, ...] = (redis.ConnectionPool, _QuickCheckPool)
+    from redis.sentinel import SentinelConnectionPool
+
+    _SENTINEL_POOLS: tuple[type, ...] = (SentinelConnectionPool,)
+    _LANE_POOLS: tuple[type, ...] = (redis.ConnectionPool, _QuickCheckPool, *_SENTINEL_POOLS)
 
 
 @contextmanager

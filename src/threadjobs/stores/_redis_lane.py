@@ -196,6 +196,10 @@ class Lane:
         slot = self._take()
         conn = slot.conn
         try:
+            if conn._sock is None:
+                # connect() itself, not the send's implicit connect: a Sentinel-managed
+                # connection asks the sentinels for the master address in connect()
+                conn.connect()
             # no health-check PING: a dead connection fails the call, which redis-py's
             # path then sends on a fresh one (see LaneFailed)
             encoding = conn.encoder.encoding
@@ -251,9 +255,11 @@ class Lane:
 def lane_for(client: Any, pool_types: tuple[type, ...]) -> Lane | None:
     """A lane for ``client`` if it is a plain ``redis.Redis`` on one of ``pool_types``.
 
-    Cluster clients, Sentinel and blocking pools (their connection limits and routing are
-    the pool's business), client-side caching and single-connection clients keep
-    redis-py's path: None.
+    Cluster clients (the store finds the node itself, see _redis_calls), blocking pools
+    (their connection limit is the pool's business), client-side caching and
+    single-connection clients keep redis-py's path: None. A Sentinel-managed master
+    client qualifies when its pool is listed: each new lane connection asks the sentinels
+    for the master, as redis-py's do.
     """
     if redis is None or type(client) is not redis.Redis:
         return None
