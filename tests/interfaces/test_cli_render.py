@@ -7,7 +7,7 @@ import pytest
 from threadjobs import MemoryJobStore
 from threadjobs.cli._common import CliError, parse_account
 from threadjobs.cli._render import bar, duration, table
-from threadjobs.cli._store_url import open_store, redacted, store_url
+from threadjobs.cli._store_url import open_store, parse_sentinel_url, redacted, store_url
 
 
 def test_passwords_never_reach_messages() -> None:
@@ -29,6 +29,41 @@ def test_memory_opens_a_memory_store_and_unknown_schemes_are_usage_errors() -> N
     assert isinstance(open_store("memory"), MemoryJobStore)
     with pytest.raises(CliError, match="unknown store URL 'postgres://u:\\*\\*\\*@h/db'"):
         open_store("postgres://u:pw@h/db")
+
+
+@pytest.mark.parametrize(
+    ("url", "sentinels", "service", "options"),
+    [
+        ("redis+sentinel://s1:26379/mymaster", [("s1", 26379)], "mymaster", {}),
+        (
+            "redis+sentinel://:p%40ss@s1:26379,s2:26380/jobs/3",
+            [("s1", 26379), ("s2", 26380)],
+            "jobs",
+            {"password": "p@ss", "db": 3},
+        ),
+        ("redis+sentinel://app:pw@[::1]:26379/m", [("::1", 26379)], "m",
+         {"username": "app", "password": "pw"}),
+    ],
+)  # fmt: skip
+def test_sentinel_urls_name_the_sentinels_the_service_and_the_master_options(
+    url: str, sentinels: list[tuple[str, int]], service: str, options: dict[str, object]
+) -> None:
+    assert parse_sentinel_url(url) == (sentinels, service, options)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("redis+sentinel:///mymaster", "no sentinel"),
+        ("redis+sentinel://s1:26379", "no service name"),
+        ("redis+sentinel://s1/mymaster", "is not HOST:PORT"),
+        ("redis+sentinel://s1:26379/mymaster/x", "db 'x' is not a number"),
+    ],
+)
+def test_bad_sentinel_urls_are_usage_errors_that_say_why(url: str, why: str) -> None:
+    pytest.importorskip("redis")
+    with pytest.raises(CliError, match=why):
+        open_store(url)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,9 @@ this proves the scripts, pipelines and blocking wake-ups work through redis-py's
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,7 +21,7 @@ from redis.crc import key_slot
 
 from threadjobs._store import Retention
 from threadjobs.stores._redis import RedisJobStore
-from threadjobs.testing import CHECKS, iter_checks
+from threadjobs.testing import CHECKS, iter_checks, new_job
 
 from .cluster_nodes import start_cluster
 
@@ -143,4 +146,17 @@ def test_bulk_create_streams_to_the_queues_node_and_falls_back_when_it_moved(
     assert [job_id for job_id, _ in out] == [job.id for job in jobs]
     assert pipelined == [3] and store._calls._lane is None
     assert store.counts()[JobStatus.QUEUED] == 1200
+    store.close()
+
+
+def test_the_command_line_reaches_the_cluster_through_a_cluster_url(cluster_url: str) -> None:
+    store = cluster_store(cluster_url)
+    store.create_many([new_job() for _ in range(3)])
+    url = cluster_url.replace("redis://", "redis+cluster://")
+    out = subprocess.run(
+        [sys.executable, "-m", "threadjobs.cli", "stats", "--json", "--store", url,
+         "--queue", store.keys.queue],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert json.loads(out.stdout)["by_status"]["queued"] == 3
     store.close()

@@ -9,7 +9,9 @@ from a dead one) and every job must end completed exactly once in the store.
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -232,4 +234,18 @@ def test_from_sentinel_connects_with_threadjobs_defaults(group: Group) -> None:
     store.create(new_job())
     [rec] = store.claim("w", 1, 30)
     assert rec.attempts == 1
+    store.close()
+
+
+def test_the_command_line_reaches_the_master_through_a_sentinel_url(group: Group) -> None:
+    queue = f"s{uuid.uuid4().hex[:10]}"
+    store = RedisJobStore.from_sentinel([("127.0.0.1", group.sentinel)], SERVICE, queue=queue)
+    store.create_many([new_job() for _ in range(3)])
+    url = f"redis+sentinel://127.0.0.1:{group.sentinel}/{SERVICE}/0"
+    out = subprocess.run(
+        [sys.executable, "-m", "threadjobs.cli", "stats", "--json", "--store", url,
+         "--queue", queue],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert json.loads(out.stdout)["by_status"]["queued"] == 3
     store.close()
