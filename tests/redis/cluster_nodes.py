@@ -1,4 +1,5 @@
-"""Real Redis Cluster nodes for the cluster tests (a helper module, not collected).
+"""Real Redis Cluster nodes for the cluster tests (a helper module, not collected), and
+helpers for any test that switches masters under running jobs.
 
 ``start_cluster`` starts ``masters * (1 + replicas)`` cluster-enabled redis-server
 processes on free loopback ports and joins them with ``redis-cli --cluster create``; the
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+
+from threadjobs import JobStatus
 
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 
@@ -55,13 +58,6 @@ class Cluster:
     def role(self, port: int) -> str:
         with redis.Redis(port=port) as client:
             return str(client.info("replication")["role"])
-
-    def replicated(self, master: int, replica: int) -> bool:
-        """Whether the replica has everything the master has written so far."""
-        with redis.Redis(port=master) as client:
-            written = int(client.info("replication")["master_repl_offset"])
-        with redis.Redis(port=replica) as client:
-            return int(client.info("replication")["slave_repl_offset"]) >= written
 
     def move_slot(self, slot: int, source: int, target: int, batch: int = 10) -> int:
         """Move ``slot`` and its keys from the master on ``source`` to the one on
@@ -157,6 +153,23 @@ def start_cluster(
         cluster.stop()
         raise
     return cluster
+
+
+def replicated(master: int, replica: int) -> bool:
+    """Whether the replica on ``replica`` has everything the master on ``master`` has
+    written so far (any replication, Cluster or Sentinel)."""
+    with redis.Redis(port=master) as client:
+        written = int(client.info("replication")["master_repl_offset"])
+    with redis.Redis(port=replica) as client:
+        return int(client.info("replication")["slave_repl_offset"]) >= written
+
+
+def completed(store: Any) -> int:
+    """Jobs completed in ``store``, or -1 while it cannot be asked (a switch of masters)."""
+    try:
+        return int(store.counts()[JobStatus.COMPLETED])
+    except Exception:
+        return -1
 
 
 def cluster_ok(port: int) -> bool:

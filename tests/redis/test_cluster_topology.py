@@ -27,7 +27,7 @@ from redis.crc import key_slot
 from threadjobs import Handler, JobContext, JobEvent, JobManager, JobStatus
 from threadjobs.stores import RedisJobStore
 
-from .cluster_nodes import Cluster, start_cluster, wait_until
+from .cluster_nodes import Cluster, completed, replicated, start_cluster, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -105,7 +105,7 @@ def run_through(
     replica = cluster.replica_of(master)
     # every job is on the replica before anything runs: what follows may only lose the
     # writes that happen around the switch
-    wait_until(lambda: cluster.replicated(master, replica), "the replica to catch up")
+    wait_until(lambda: replicated(master, replica), "the replica to catch up")
     managers = []
     for store in stores[1:]:
         manager = JobManager(
@@ -121,7 +121,7 @@ def run_through(
             runs.at_switch = len(runs.completed)
         key = stores[0].keys.ready
         wait_until(lambda: cluster.master_of(key) == new_master, "the nodes to agree")
-        wait_until(lambda: _completed(stores[0]) == JOBS, "every job to complete", 120)
+        wait_until(lambda: completed(stores[0]) == JOBS, "every job to complete", 120)
     finally:
         for manager in managers:
             manager.shutdown()
@@ -129,13 +129,6 @@ def run_through(
         for store in stores[1:]:
             store.close()
     return runs, stores[0], ids
-
-
-def _completed(store: RedisJobStore) -> int:
-    try:
-        return store.counts()[JobStatus.COMPLETED]
-    except Exception:  # the cluster is electing a new master
-        return -1
 
 
 def check_all_completed(runs: Runs, store: RedisJobStore, ids: list[str]) -> None:

@@ -25,6 +25,8 @@ from threadjobs import JobManager, JobStatus
 from threadjobs._store import Finish
 from threadjobs.stores import RedisJobStore
 
+from .cluster_nodes import completed
+
 sys.path.insert(0, str(Path(__file__).parent))
 from redis_worker_proc import (  # type: ignore[import-not-found]  # a script beside this file
     WorkHandler,
@@ -114,13 +116,6 @@ def producer(store: RedisJobStore) -> JobManager:
     manager = JobManager(store=store, max_workers=0)
     manager.register(WorkHandler())
     return manager
-
-
-def completed(store: RedisJobStore) -> int:
-    try:
-        return store.counts()[JobStatus.COMPLETED]
-    except Exception:  # Redis may be restarting
-        return -1
 
 
 def check_every_job_completed_once(

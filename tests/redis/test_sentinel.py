@@ -28,7 +28,7 @@ from threadjobs import Handler, JobContext, JobEvent, JobManager, JobStatus
 from threadjobs.stores import RedisJobStore
 from threadjobs.testing import CHECKS, iter_checks, new_job
 
-from .cluster_nodes import wait_until
+from .cluster_nodes import completed, replicated, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -161,7 +161,7 @@ def run_through_switch(group: Group, switch: Callable[[], None]) -> tuple[Counte
     producer = JobManager(store=stores[0], max_workers=0)
     producer.register(Count())
     ids = producer.submit_many("count", [{"n": i} for i in range(JOBS)])
-    wait_until(lambda: _replicated(group), "the replica to catch up")
+    wait_until(lambda: replicated(group.master, group.replica), "the replica to catch up")
     managers = []
     for store in stores[1:]:
         manager = JobManager(
@@ -176,7 +176,7 @@ def run_through_switch(group: Group, switch: Callable[[], None]) -> tuple[Counte
         with lock:
             at_switch = len(completions)
         wait_until(lambda: group.current_master() == group.replica, "the new master")
-        wait_until(lambda: _completed(stores[0]) == JOBS, "every job to complete", 120)
+        wait_until(lambda: completed(stores[0]) == JOBS, "every job to complete", 120)
         counts = stores[0].counts()
         assert counts[JobStatus.COMPLETED] == JOBS and sum(counts.values()) == JOBS
         assert set(completions) == set(ids)
@@ -187,20 +187,6 @@ def run_through_switch(group: Group, switch: Callable[[], None]) -> tuple[Counte
         for store in stores:
             store.close()
     return completions, at_switch
-
-
-def _replicated(group: Group) -> bool:
-    with redis.Redis(port=group.master) as client:
-        written = int(client.info("replication")["master_repl_offset"])
-    with redis.Redis(port=group.replica) as client:
-        return int(client.info("replication")["slave_repl_offset"]) >= written
-
-
-def _completed(store: RedisJobStore) -> int:
-    try:
-        return store.counts()[JobStatus.COMPLETED]
-    except Exception:  # the sentinel is switching masters
-        return -1
 
 
 def test_a_sentinel_failover_mid_run_loses_and_repeats_nothing(group: Group) -> None:
