@@ -305,10 +305,9 @@ class WorkerPool(Supervision):
         if run.lost:
             self._record(run, finish)
             return None
-        me = threading.get_ident()
-        self._claiming.add(me)  # shutdown waits for this call (see _claiming_call)
-        try:
-            _, more = self.store.finish_and_claim(
+
+        def finish_and_claim() -> list[JobRecord]:
+            return self.store.finish_and_claim(
                 run.job_id,
                 run.attempt,
                 finish,
@@ -317,10 +316,10 @@ class WorkerPool(Supervision):
                 self.config.lease,
                 self.config.poll_interval,
                 functools.partial(self._recorded, run),
-            )
-            for rec in more:
-                self._claimed.add(rec.id)
-            self._claim_outage.succeeded()
+            )[1]
+
+        try:
+            more = self._claiming_call(finish_and_claim)
         except StoreError as exc:
             if not run.recorded:
                 self._record(run, finish, retried=True)
@@ -328,8 +327,7 @@ class WorkerPool(Supervision):
             # the outcome is written; only the claim or the wait failed
             self._claim_outage.failed(exc, "the thread polls again")
             return None
-        finally:
-            self._left_store(me)
+        self._claim_outage.succeeded()
         return more[0] if more else None
 
     def _record(self, run: Run, finish: Finish, retried: bool = False) -> None:

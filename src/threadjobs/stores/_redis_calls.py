@@ -57,7 +57,6 @@ log = logging.getLogger("threadjobs")
 _OUT_OF_MEMORY: tuple[type[Exception], ...] = (
     (redis_errors.OutOfMemoryError,) if redis is not None else ()
 )
-_UNAVAILABLE_REPLIES = ("READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN")
 _SCRIPTS = (
     "CREATE", "CLAIM", "HEARTBEAT", "PROGRESS", "FINISH", "FINISH_CLAIM", "CANCEL", "RECOVER",
     "PURGE", "RECENT", "TIME",
@@ -126,6 +125,8 @@ class Calls:
         # through Sentinel: after a failover the lane's connections (to the old master)
         # are dropped, and new ones ask the sentinels for the new master
         self._sentinel = self._lane is not None and isinstance(self._lane.pool, _SENTINEL_POOLS)
+        # whether a moved slot or master is found again (see lane_error)
+        self._follows = self._cluster or self._sentinel
         # whether the status-changing code is a loaded function library (None: not yet
         # asked; only on the lane, see script())
         self.functions: bool | None = None
@@ -159,12 +160,17 @@ class Calls:
         again (and loads the library there if it must). Through Sentinel, ``READONLY``
         (the master was demoted) or a broken connection drops the lane's connections
         likewise: the next ones ask the sentinels for the master."""
-        if (self._cluster or self._sentinel) and isinstance(exc, (LaneFailed, *_MOVED_REPLIES)):
+        if (self._follows and isinstance(exc, LaneFailed)) or self._moved(exc):
             lane, self._lane = self._lane, None
             self.functions = None
             self._loaded.clear()
             if lane is not None:
                 lane.close()
+
+    def _moved(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the queue is served elsewhere now (Cluster: the slot moved
+        or a master is being elected; Sentinel: the master was demoted)."""
+        return self._follows and isinstance(exc, _MOVED_REPLIES)
 
     def script(
         self,
@@ -195,8 +201,7 @@ class Calls:
                     args = resend if resend is not None else args
                 except redis_errors.ResponseError as exc:
                     self.lane_error(exc)
-                    moved = (self._cluster or self._sentinel) and isinstance(exc, _MOVED_REPLIES)
-                    if not (moved or self.lost_code(exc)):
+                    if not (self._moved(exc) or self.lost_code(exc)):
                         raise
         return self.call(action, lambda: script(keys, args))
 
@@ -353,13 +358,12 @@ class Calls:
         finally:
             pool.release(conn)
         errors = [r for r in replies if isinstance(r, redis_errors.ResponseError)]
-        moved = [e for e in errors if self._cluster and isinstance(e, _MOVED_REPLIES)]
-        if moved:  # the queue's slot is elsewhere now: the cluster client follows it
+        moved = [e for e in errors if self._moved(e)]
+        if moved:  # the queue is served elsewhere now: redis-py's client follows it
             self.lane_error(moved[0])
             return self._create_pipelined(calls)
-        if any(_lost_code(e) for e in errors):
-            self.functions = None  # asked again on the next call
-            return self._create_pipelined(calls)  # the Script object reloads it
+        if any(self.lost_code(e) for e in errors):  # forgets what Redis lost
+            return self._create_pipelined(calls)  # which loads CREATE again
         if errors:
             raise errors[0]
         return replies
@@ -457,13 +461,17 @@ def translated(action: str) -> Iterator[None]:
                 "Redis refused the whole call, so no job is half-written. Free memory (raise "
                 "maxmemory, shorten the retention, drain queues); threadjobs resumes then"
             ) from exc
+        if isinstance(exc, redis_errors.ReadOnlyError):
+            raise StoreUnavailable(
+                f"Redis refused a write while {action}: the server is a read-only replica "
+                "(a failover is under way, or the URL names a replica rather than the "
+                "master); retry shortly, or point the store at the master"
+            ) from exc
         if isinstance(exc, _MOVED_REPLIES):  # redis-py strips their codes from the text
             raise StoreUnavailable(
                 f"Redis Cluster is moving the queue's slot or electing its master while "
                 f"{action} ({type(exc).__name__}: {exc}); retry shortly"
             ) from exc
         if isinstance(exc, redis_errors.RedisError) or type(exc).__module__.startswith("redis"):
-            if str(exc).startswith(_UNAVAILABLE_REPLIES):
-                raise StoreUnavailable(f"Redis is unavailable while {action}: {exc}") from exc
             raise StoreError(f"Redis failed while {action}: {exc}") from exc
         raise
